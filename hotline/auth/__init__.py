@@ -1,0 +1,1 @@
+"""Users, password hashing, sessions, bearer tokens and login rate limiting."""

@@ -1,0 +1,1 @@
+"""The aiohttp application: middlewares, route mounting, health, metrics and OpenAPI."""
