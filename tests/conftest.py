@@ -26,9 +26,8 @@ from hotline.web.app import build_app
 from kit.db import create_pool
 
 TEMPLATE = "hotline_template"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-"""The read-only ``shared/`` folder beside the checkout (traces, regulation, member units)."""
-TRACES = SHARED / "asterisk-traces"
+TRACES = Path(__file__).resolve().parent / "traces"
+"""Raw AMI / FastAGI / AudioSocket traffic captured from a real Asterisk 22 (see its README.md)."""
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
