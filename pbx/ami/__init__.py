@@ -1,0 +1,26 @@
+"""AMI (Asterisk Manager Interface) edge: wire parser, errors and the long-lived client.
+
+Public names::
+
+    from pbx.ami import AmiMessage, AmiParser, AmiClient, AmiServerConfig
+    from pbx.ami import AmiError, AmiTimeout, AmiNotConnected, AmiAuthError
+"""
+
+from pbx.ami.actions import AmiResult
+from pbx.ami.client import AmiClient, AmiServerConfig, ResyncSnapshot
+from pbx.ami.errors import AmiAuthError, AmiError, AmiNotConnected, AmiTimeout
+from pbx.ami.message import AmiMessage, AmiParser, encode_action
+
+__all__ = [
+    "AmiAuthError",
+    "AmiClient",
+    "AmiError",
+    "AmiMessage",
+    "AmiNotConnected",
+    "AmiParser",
+    "AmiResult",
+    "AmiServerConfig",
+    "AmiTimeout",
+    "ResyncSnapshot",
+    "encode_action",
+]

@@ -1,0 +1,189 @@
+"""PostgreSQL persistence of call records and call events (tables of migration 0200).
+
+Idempotent: a call row is an upsert keyed by ``(server, linkedid)`` that never rewrites a call
+that already ended (two backend instances, or a replay after a reconnect, agree on the first
+final record); an event row is keyed by a digest of its content (``ON CONFLICT DO NOTHING``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from pbx.calls.bus import Subscription
+from pbx.calls.events import CallEnded, CallEvent, CallKey, CallRecordView, DomainEvent
+
+log = logging.getLogger(__name__)
+
+CurrentRecord = Callable[[CallKey], CallRecordView | None]
+
+
+def _ts(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+def event_data(event: CallEvent) -> dict[str, Any]:
+    """What is stored in ``call_events.data`` (the final record is in ``calls``)."""
+    data = {
+        f.name: getattr(event, f.name)
+        for f in dataclasses.fields(event)
+        if f.name not in ("server", "linkedid", "at", "record")
+    }
+    return data
+
+
+def event_key(event: CallEvent, data: dict[str, Any]) -> str:
+    """Stable identity of an event: kind, time and a digest of its content."""
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    digest = hashlib.sha1(blob.encode()).hexdigest()[:16]
+    return f"{event.kind}:{event.at:.6f}:{digest}"
+
+
+_UPSERT = """
+INSERT INTO calls (server, linkedid, direction, caller, dialled, started_at, answered_at,
+    ended_at, ivr_choices, queue, queue_joined_at, queue_left_at, wait_seconds, agents_rung,
+    agents_no_answer, agent, agent_name, hold_seconds, talk_seconds, complete_reason, transfers,
+    conference, participants, disposition, hangup_cause, hangup_cause_text, recordings,
+    callback_requested, channels, extra, updated_at)
+VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,
+    $24,$25,$26,$27,$28,$29,$30, now())
+ON CONFLICT (server, linkedid) DO UPDATE SET
+    answered_at = EXCLUDED.answered_at, ended_at = EXCLUDED.ended_at,
+    ivr_choices = EXCLUDED.ivr_choices, queue = EXCLUDED.queue,
+    queue_joined_at = EXCLUDED.queue_joined_at, queue_left_at = EXCLUDED.queue_left_at,
+    wait_seconds = EXCLUDED.wait_seconds, agents_rung = EXCLUDED.agents_rung,
+    agents_no_answer = EXCLUDED.agents_no_answer, agent = EXCLUDED.agent,
+    agent_name = EXCLUDED.agent_name, hold_seconds = EXCLUDED.hold_seconds,
+    talk_seconds = EXCLUDED.talk_seconds, complete_reason = EXCLUDED.complete_reason,
+    transfers = EXCLUDED.transfers, conference = EXCLUDED.conference,
+    participants = EXCLUDED.participants, disposition = EXCLUDED.disposition,
+    hangup_cause = EXCLUDED.hangup_cause, hangup_cause_text = EXCLUDED.hangup_cause_text,
+    recordings = EXCLUDED.recordings, callback_requested = EXCLUDED.callback_requested,
+    channels = EXCLUDED.channels, extra = EXCLUDED.extra, updated_at = now()
+WHERE calls.ended_at IS NULL
+"""
+
+_EVENT = """
+INSERT INTO call_events (server, linkedid, kind, at, data, event_key)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (server, linkedid, event_key) DO NOTHING
+"""
+
+
+def _row(r: CallRecordView) -> tuple[Any, ...]:
+    return (
+        r.server, r.linkedid, r.direction, r.caller, r.dialled, _ts(r.started_at),
+        _ts(r.answered_at), _ts(r.ended_at), list(r.ivr_choices), r.queue,
+        _ts(r.queue_joined_at), _ts(r.queue_left_at), r.wait_seconds, list(r.agents_rung),
+        list(r.agents_no_answer), r.agent, r.agent_name, r.hold_seconds, r.talk_seconds,
+        r.complete_reason, [list(t) for t in r.transfers], r.conference, list(r.participants),
+        r.disposition, r.hangup_cause, r.hangup_cause_text, [list(x) for x in r.recordings],
+        r.callback_requested, list(r.channels), dict(r.extra),
+    )  # fmt: skip
+
+
+class CallStore:
+    """Writes call records and events; reads them back for other features and tests."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def apply(self, events: Sequence[DomainEvent], current: CurrentRecord) -> int:
+        """Persist a batch of domain events in one transaction. ``current(key)`` gives the
+        tracker's live record of an open call. Returns the number of call rows written."""
+        views: dict[CallKey, CallRecordView] = {}
+        rows: list[tuple[Any, ...]] = []
+        for e in events:
+            if not isinstance(e, CallEvent):
+                continue
+            if isinstance(e, CallEnded):
+                views[e.key] = e.record
+            elif e.key not in views:
+                view = current(e.key)
+                if view is not None:
+                    views[e.key] = view
+            data = event_data(e)
+            rows.append((e.server, e.linkedid, e.kind, _ts(e.at), data, event_key(e, data)))
+        if not rows:
+            return 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            if views:
+                await conn.executemany(_UPSERT, [_row(v) for v in views.values()])
+            known = {
+                (r["server"], r["linkedid"])
+                for r in await conn.fetch(
+                    "SELECT server, linkedid FROM calls WHERE (server, linkedid) IN "
+                    "(SELECT * FROM unnest($1::text[], $2::text[]))",
+                    [r[0] for r in rows],
+                    [r[1] for r in rows],
+                )
+            }
+            keep = [r for r in rows if (r[0], r[1]) in known]
+            if len(keep) < len(rows):
+                log.warning(
+                    "call store: %d event(s) of unknown calls skipped", len(rows) - len(keep)
+                )
+            await conn.executemany(_EVENT, keep)
+        return len(views)
+
+    async def get(self, server: str, linkedid: str) -> dict[str, Any] | None:
+        """One call row as a dict (None if unknown)."""
+        row = await self.pool.fetchrow(
+            "SELECT * FROM calls WHERE server = $1 AND linkedid = $2", server, linkedid
+        )
+        return dict(row) if row else None
+
+    async def events(self, server: str, linkedid: str) -> list[dict[str, Any]]:
+        """The call's events in order."""
+        rows = await self.pool.fetch(
+            "SELECT kind, at, data FROM call_events WHERE server = $1 AND linkedid = $2 "
+            "ORDER BY at, id",
+            server,
+            linkedid,
+        )
+        return [dict(r) for r in rows]
+
+
+async def run_persister(
+    store: CallStore,
+    sub: Subscription,
+    current: CurrentRecord,
+    *,
+    batch: int = 500,
+    retry_delay: float = 1.0,
+) -> None:
+    """Background task: drain ``sub`` into ``store`` in batches; a database error is logged
+    and the batch retried (events keep queueing in the subscription meanwhile)."""
+    while True:
+        first = await sub.get()
+        pending: list[DomainEvent] = [first]
+        while len(pending) < batch and (e := sub.get_nowait()) is not None:
+            pending.append(e)
+        while True:
+            try:
+                await store.apply(pending, current)
+                break
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.error("call store: write failed (%s); retrying", exc)
+                await asyncio.sleep(retry_delay)
+
+
+async def stop_task(task: asyncio.Task[None]) -> None:
+    """Cancel and await a background task."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+CALL_STORE: web.AppKey[CallStore] = web.AppKey("call_store", CallStore)
+"""The application's :class:`CallStore` (set with ``TELEPHONY``)."""

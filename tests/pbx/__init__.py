@@ -1,0 +1,1 @@
+"""Tests of pbx/: AMI parser and client, call tracker, store, asterisk-config/."""
