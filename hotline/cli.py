@@ -194,13 +194,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         return 0
     if args.cmd == "prompts":
-        try:
-            from ivr.prompts import build_prompts
-        except ImportError:
-            print("hotline: the IVR prompt builder is not available", file=sys.stderr)
-            return 1
+        from ivr.prompts import PromptBuildError, build_prompts
+
         out = args.out or Path(settings.prompts_dir)
-        built = build_prompts(out, force=args.force)
+        try:
+            built = build_prompts(out, force=args.force)
+        except PromptBuildError as exc:
+            print(f"hotline: {exc}", file=sys.stderr)
+            return 1
         print(f"built {len(built)} prompt(s) into {out}")
         return 0
     logging.getLogger(__name__).error("unknown command %s", args.cmd)
