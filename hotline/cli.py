@@ -194,7 +194,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         return 0
     if args.cmd == "prompts":
-        from ivr.prompts import PromptBuildError, build_prompts
+        from ivr.prompts import build_prompts
+        from ivr.prompts.build import PromptBuildError
 
         out = args.out or Path(settings.prompts_dir)
         try:
