@@ -74,7 +74,7 @@ class Routes:
         if roles == "public":
             role_set: frozenset[Role] | None = None
         else:
-            role_set = frozenset(Role(r) for r in roles)  # type: ignore[union-attr]
+            role_set = frozenset(Role(r) for r in roles)
             if not role_set:
                 raise ValueError(f"{method} {path}: empty role set")
 

@@ -1,0 +1,254 @@
+"""SQL of work orders: the current row and its append-only events, numbering, lists, the sweep.
+
+Rows become :class:`workflow.model.Order` values here; nothing above this module sees asyncpg
+records. Every write of an order goes with its events in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from workflow.codec import order_from_dict, order_to_dict
+from workflow.limits import next_check
+from workflow.model import Event, Order
+from workflow.numbering import local_day
+from workflow.text import token_text
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """An order with its database id."""
+
+    id: int
+    order: Order
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """List filters (all optional, combined with AND)."""
+
+    states: tuple[str, ...] = ()
+    category: str | None = None
+    channel: str | None = None
+    unit: str | None = None  # any assigned unit (lead or co)
+    lead_unit: str | None = None
+    phone: str | None = None
+    district: str | None = None
+    overdue: bool | None = None
+    supervision: str | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+    tsquery: str | None = None  # already built by workflow.text.tsquery
+    only_units: tuple[str, ...] | None = None  # isolation: restrict to orders of these units
+
+
+def _columns(o: Order) -> tuple[Any, ...]:
+    return (
+        o.number, o.version, o.state.value, o.channel.value, o.category.value, o.urgent,
+        o.citizen.confidential, o.lead_unit, list(o.units), o.citizen.phone, o.district,
+        list(o.call_ids), o.created_at, o.reply_due, o.reply_overdue, o.supervision.value,
+        next_check(o), o.closed_at, token_text(o.topic, o.content, o.address),
+        order_to_dict(o),
+    )  # fmt: skip
+
+
+_COLS = (
+    "number", "version", "state", "channel", "category", "urgent", "confidential", "lead_unit",
+    "units", "citizen_phone", "district", "call_ids", "created_at", "reply_due", "reply_overdue",
+    "supervision", "next_check_at", "closed_at", "search_tokens", "doc",
+)  # fmt: skip
+
+_EVENTS_OF_W = """
+INSERT INTO work_order_events (order_id, version, kind, at, actor_kind, actor_name, actor_unit,
+    actor_user_id, from_state, to_state, data)
+SELECT w.id, w.version, e->>'kind', (e->>'at')::timestamptz, e->>'actor_kind', e->>'actor_name',
+    e->>'actor_unit', (e->>'actor_user_id')::bigint, e->>'from_state', e->>'to_state', e->'data'
+FROM w, jsonb_array_elements(${ev}::jsonb) AS e"""
+
+# One statement (hence atomic, one round trip): draw the day's sequence number, insert the
+# order with that number, append its first events.
+_INSERT = (
+    """
+WITH s AS (
+    INSERT INTO work_order_seq (day, last) VALUES ($1, 1)
+    ON CONFLICT (day) DO UPDATE SET last = work_order_seq.last + 1
+    RETURNING last),
+n AS (SELECT 'CZ' || to_char($1::date, 'YYYYMMDD') || '-' || lpad(s.last::text, 6, '0') AS no
+      FROM s),
+w AS (
+    INSERT INTO work_orders (""" + ", ".join(_COLS) + """, updated_at)
+    SELECT n.no, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+           $19, jsonb_set($20::jsonb, '{number}', to_jsonb(n.no)), $13
+    FROM n
+    RETURNING id, version, number)"""
+    + _EVENTS_OF_W.format(ev=21)
+    + "\nRETURNING order_id, (SELECT number FROM w)"
+)
+
+# One statement: the new current row if the version still matches, and its events.
+_UPDATE = (
+    "WITH w AS (UPDATE work_orders SET "
+    + ", ".join(f"{c} = ${i}" for i, c in enumerate(_COLS, start=1))
+    + ", updated_at = $21 WHERE id = $22 AND version = $23 RETURNING id, version)"
+    + _EVENTS_OF_W.format(ev=24)
+)
+
+
+def _events_json(events: Sequence[Event]) -> list[dict[str, Any]]:
+    return [
+        {"kind": e.kind, "at": e.at.isoformat(), "actor_kind": e.actor.kind.value,
+         "actor_name": e.actor.name, "actor_unit": e.actor.unit,
+         "actor_user_id": e.actor.user_id, "from_state": e.from_state.value,
+         "to_state": e.to_state.value, "data": e.data}
+        for e in events
+    ]  # fmt: skip
+
+
+async def insert(
+    conn: asyncpg.Connection | asyncpg.Pool, order: Order, events: Sequence[Event]
+) -> tuple[int, str]:
+    """Insert a new order numbered ``CZyyyymmdd-nnnnnn`` (the day's next number; the counter
+    row is locked until the statement commits, so numbers are unique and gap-free even with
+    several backend instances) with its first events; returns ``(id, number)``."""
+    if not events:
+        raise ValueError("an order is created with at least one event")
+    row = await conn.fetchrow(_INSERT, local_day(order.created_at), *_columns(order)[1:],
+                              _events_json(events))  # fmt: skip
+    return int(row[0]), str(row[1])
+
+
+async def update(
+    conn: asyncpg.Connection | asyncpg.Pool, oid: int, expected_version: int, order: Order,
+    events: Sequence[Event], now: dt.datetime,
+) -> bool:
+    """Write the new current row and its events if the stored version is still
+    ``expected_version``; False (nothing written) when someone changed the order meanwhile."""
+    if not events:
+        raise ValueError("every change of an order leaves at least one event")
+    status = await conn.execute(_UPDATE, *_columns(order), now, oid, expected_version,
+                                _events_json(events))  # fmt: skip
+    return status == f"INSERT 0 {len(events)}"
+
+
+def _row(r: asyncpg.Record) -> StoredOrder:
+    return StoredOrder(r["id"], order_from_dict(r["doc"]))
+
+
+async def get(conn: asyncpg.Connection | asyncpg.Pool, number: str) -> StoredOrder | None:
+    """One order by number."""
+    r = await conn.fetchrow("SELECT id, doc FROM work_orders WHERE number = $1", number)
+    return _row(r) if r else None
+
+
+async def get_by_id(conn: asyncpg.Connection | asyncpg.Pool, oid: int) -> StoredOrder | None:
+    """One order by id."""
+    r = await conn.fetchrow("SELECT id, doc FROM work_orders WHERE id = $1", oid)
+    return _row(r) if r else None
+
+
+async def list_orders(
+    pool: asyncpg.Pool | asyncpg.Connection, f: OrderFilter, limit: int,
+    before: tuple[dt.datetime, int] | None = None,
+) -> list[tuple[int, dt.datetime, dict[str, Any]]]:
+    """``(id, created_at, doc)`` newest first, keyset-paginated on ``(created_at, id)`` (fast
+    at any depth); ``doc`` is the order's JSON form (see :func:`workflow.views.doc_view`)."""
+    where, args = [], []
+
+    def arg(v: Any) -> str:
+        args.append(v)
+        return f"${len(args)}"
+
+    if f.states:
+        where.append(f"state = ANY({arg(list(f.states))}::text[])")
+    if f.category:
+        where.append(f"category = {arg(f.category)}")
+    if f.channel:
+        where.append(f"channel = {arg(f.channel)}")
+    if f.unit:
+        where.append(f"units @> ARRAY[{arg(f.unit)}::text]")
+    if f.lead_unit:
+        where.append(f"lead_unit = {arg(f.lead_unit)}")
+    if f.only_units is not None:
+        where.append(f"units && {arg(list(f.only_units))}::text[]")
+    if f.phone:
+        where.append(f"citizen_phone = {arg(f.phone)}")
+    if f.district:
+        where.append(f"district = {arg(f.district)}")
+    if f.overdue is not None:
+        where.append(f"reply_overdue = {arg(f.overdue)}")
+    if f.supervision:
+        where.append(f"supervision = {arg(f.supervision)}")
+    if f.created_from:
+        where.append(f"created_at >= {arg(f.created_from)}")
+    if f.created_to:
+        where.append(f"created_at < {arg(f.created_to)}")
+    if f.tsquery:
+        where.append(
+            f"search_vector @@ to_tsquery('simple', {arg(f.tsquery)})"
+        )
+    if before is not None:
+        where.append(f"(created_at, id) < ({arg(before[0])}, {arg(before[1])})")
+    sql = "SELECT id, created_at, doc FROM work_orders"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}"
+    return [(r["id"], r["created_at"], r["doc"]) for r in await pool.fetch(sql, *args)]
+
+
+async def created_at_of(pool: asyncpg.Pool, oid: int) -> dt.datetime | None:
+    """``created_at`` of an order (for cursors)."""
+    return await pool.fetchval("SELECT created_at FROM work_orders WHERE id = $1", oid)
+
+
+async def by_phone(pool: asyncpg.Pool, phone: str, limit: int) -> list[StoredOrder]:
+    """A caller's orders: open ones first, then newest first."""
+    rows = await pool.fetch(
+        """SELECT id, doc FROM work_orders WHERE citizen_phone = $1
+           ORDER BY (closed_at IS NULL) DESC, created_at DESC, id DESC LIMIT $2""",
+        phone, limit,
+    )
+    return [_row(r) for r in rows]
+
+
+async def by_call(pool: asyncpg.Pool, call_id: str) -> list[StoredOrder]:
+    """Orders created from / linked to a call."""
+    rows = await pool.fetch(
+        "SELECT id, doc FROM work_orders WHERE call_ids @> ARRAY[$1::text] ORDER BY id", call_id
+    )
+    return [_row(r) for r in rows]
+
+
+async def events_of(pool: asyncpg.Pool, oid: int) -> list[dict[str, Any]]:
+    """The order's timeline, oldest first."""
+    rows = await pool.fetch(
+        """SELECT id, version, kind, at, actor_kind, actor_name, actor_unit, actor_user_id,
+                  from_state, to_state, data
+           FROM work_order_events WHERE order_id = $1 ORDER BY id""",
+        oid,
+    )
+    return [
+        {
+            "id": r["id"], "version": r["version"], "kind": r["kind"], "at": r["at"],
+            "actor": {"kind": r["actor_kind"], "name": r["actor_name"], "unit": r["actor_unit"],
+                      "user_id": r["actor_user_id"]},
+            "from_state": r["from_state"], "to_state": r["to_state"], "data": r["data"],
+        }
+        for r in rows
+    ]  # fmt: skip
+
+
+async def claim_due(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> list[StoredOrder]:
+    """Orders whose next deadline check is due, locked for this transaction; rows another
+    instance is sweeping are skipped (``SKIP LOCKED``), so several instances can sweep at once."""
+    rows = await conn.fetch(
+        """SELECT id, doc FROM work_orders WHERE next_check_at <= $1
+           ORDER BY next_check_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        now, limit,
+    )
+    return [_row(r) for r in rows]
+
