@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -42,6 +42,9 @@ from workflow.units import UnitDirectory
 from workflow.views import doc_view, order_view
 
 log = logging.getLogger(__name__)
+
+OrderListener = Callable[[Order, Sequence[Event]], Awaitable[None]]
+"""Told of every committed change: the order as it now is and the events the change caused."""
 
 REFUSAL_STATUS = {
     "invalid_state": Conflict,
@@ -101,6 +104,22 @@ class OrderService:
         self.calendars = calendars
         self.now = now
         self.kb_lookup = kb_lookup  # async (article_id) -> bool "published and valid"
+        self._listeners: list[OrderListener] = []
+
+    def add_listener(self, fn: OrderListener) -> None:
+        """Call ``fn(order, events)`` after every committed change (creation included).
+
+        Listeners tell the outside world (console pushes, survey dialling); they run after the
+        commit, and a failing listener is logged without undoing or failing the change.
+        """
+        self._listeners.append(fn)
+
+    async def _notify(self, order: Order, events: Sequence[Event]) -> None:
+        for fn in self._listeners:
+            try:
+                await fn(order, events)
+            except Exception:
+                log.exception("order listener failed", extra={"order_id": order.number})
 
     async def refresh_units(self, force: bool = False) -> UnitDirectory:
         """Reload member units (working hours, duty contacts) when an admin changed them here
@@ -172,6 +191,7 @@ class OrderService:
                               }.items() if v is not None})  # fmt: skip
         oid, number = await store.insert(self.pool, order, [created])
         order = replace(order, number=number)
+        await self._notify(order, [created])
         return store.StoredOrder(oid, order)
 
     # --- commands -----------------------------------------------------------------------
@@ -203,6 +223,7 @@ class OrderService:
                 if expected_version is not None:
                     raise Conflict("工单已被他人修改,请刷新后重试", code="stale_version")
                 continue  # an internal caller: reload and apply again
+            await self._notify(result.order, result.events)
             return store.StoredOrder(found.id, result.order)
         raise Conflict("工单正被频繁修改,请稍后重试", code="busy")
 
