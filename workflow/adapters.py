@@ -60,3 +60,21 @@ class ScreenPopKnowledge:
             {"id": a["id"], "title": a["title"], "snippet": a["snippet"], "unit": a["unit_code"]}
             for a in await self.api.suggest_articles(text, limit)
         ]
+
+
+class UnitNumbers:
+    """``agents.ports.UnitDirectory``: the dialable number of a member unit for transfers and
+    three-way calls (三方通话, 第十一条(二)). Uses the unit's on-duty phone (第十三条) when it is
+    a dialable number; placeholders such as ``0519-8xxxxxxx`` are not dialable."""
+
+    def __init__(self, directory: Any) -> None:
+        self.directory = directory  # () -> workflow.units.UnitDirectory (kept fresh by the service)
+
+    def number_for(self, unit_code: str) -> str | None:
+        """Digits to dial, or None when the unit is unknown or has no usable number."""
+        unit = self.directory().get(unit_code)
+        if unit is None or not unit.duty_phone:
+            return None
+        digits = "".join(ch for ch in unit.duty_phone if ch.isdigit())
+        cleaned = unit.duty_phone.replace("-", "").replace(" ", "")
+        return digits if digits and digits == cleaned else None

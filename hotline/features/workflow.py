@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from agents.keys import KNOWLEDGE, ORDER_LOOKUP
+from agents.keys import KNOWLEDGE, ORDER_LOOKUP, UNITS
 from hotline.keys import ROLES
 from kit.component import COMPONENTS
 from kit.db import POOL
 from workflow import reference_store
-from workflow.adapters import ScreenPopKnowledge, ScreenPopOrders
+from workflow.adapters import ScreenPopKnowledge, ScreenPopOrders, UnitNumbers
 from workflow.api import WorkflowApi
 from workflow.kb import KnowledgeBase
 from workflow.keys import CALENDARS, KNOWLEDGE_BASE, ORDER_SERVICE, WORKFLOW_API
@@ -49,6 +49,7 @@ async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
     # The console (agents/) starts after us and reads these for the screen-pop (R3.2).
     app.setdefault(ORDER_LOOKUP, ScreenPopOrders(api))
     app.setdefault(KNOWLEDGE, ScreenPopKnowledge(api))
+    app.setdefault(UNITS, UnitNumbers(lambda: orders.units))
     await asyncio.to_thread(tokens, "预热分词词典")  # load jieba's dictionary off the loop
     task: asyncio.Task[None] | None = None
     if "workers" in app[ROLES]:

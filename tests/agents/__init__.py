@@ -1,0 +1,1 @@
+"""Tests of agents/: queue control, states, call control, wallboard, WebSocket."""
