@@ -108,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log.level, settings.log.format)
     try:
         return _dispatch(args, settings)
+    except SettingsError as exc:  # found while starting a component (e.g. the STT model)
+        print(f"hotline: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
     except EmbeddedDbError as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 1

@@ -33,3 +33,6 @@ async def create_pool(
 
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
 """The application's database pool."""
+
+DSN: web.AppKey[str] = web.AppKey("dsn", str)
+"""Connection URL of the application's database (for worker processes that open their own)."""

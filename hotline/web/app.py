@@ -18,7 +18,7 @@ from hotline.web.guard import guarded
 from hotline.web.health import STARTED
 from hotline.web.middleware import errors_middleware
 from kit.component import COMPONENTS, ComponentRegistry
-from kit.db import POOL, create_pool
+from kit.db import DSN, POOL, create_pool
 from kit.http import Routes, RouteSpec
 from kit.metrics import METRICS, Metrics
 
@@ -68,6 +68,7 @@ def build_app(
     app[METRICS] = Metrics()
     app[COMPONENTS] = ComponentRegistry()
     app[STARTED] = time.monotonic()
+    app[DSN] = dsn
     specs = collect_routes()
     seen: set[tuple[str, str]] = set()
     for spec in specs:

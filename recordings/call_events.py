@@ -1,0 +1,47 @@
+"""Registering recordings from the telephony feature's normalized events.
+
+The call tracker (``pbx.calls``) publishes ``CallEnded`` with the final call record, whose
+``recordings`` are the ``(direction, path)`` pairs the dialplan announced in ``UserEvent
+HotlineRecording`` (``mixed`` / ``in`` / ``out``). Every ended call with recordings is handed to
+the capture registry (idempotent, so several backend instances may all do it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable, Iterable
+from typing import Any
+
+from recordings.registry import CaptureRegistry
+
+log = logging.getLogger(__name__)
+
+# pbx.calls direction names → ours (MixMonitor r() = what the citizen's channel sent).
+TRACKER_DIRECTIONS = {"mixed": "mix", "in": "citizen", "out": "agent"}
+
+
+def files_from_call_record(recordings: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """``CallRecordView.recordings`` → direction → path (unknown directions are logged)."""
+    files: dict[str, str] = {}
+    for direction, path in recordings:
+        ours = TRACKER_DIRECTIONS.get(direction)
+        if ours is None:
+            log.warning("unknown recording direction %r for %s", direction, path)
+            continue
+        files.setdefault(ours, path)
+    return files
+
+
+async def register_ended_calls(events: AsyncIterable[Any], registry: CaptureRegistry) -> None:
+    """Consume ``CallEnded`` events until the iterator ends (or the task is cancelled)."""
+    async for event in events:
+        if type(event).__name__ != "CallEnded":
+            continue
+        files = files_from_call_record(event.record.recordings)
+        if not files:
+            continue  # abandoned in the IVR before MixMonitor started: nothing was recorded
+        try:
+            await registry.call_ended(event.linkedid, files, server_id=event.server)
+        except Exception:
+            # One bad record must not stop registration of the next calls.
+            log.exception("could not register the recordings of call %s", event.linkedid)

@@ -1,0 +1,166 @@
+"""Capture registry on a real PostgreSQL: files registered with their facts, retried while
+Asterisk may still be writing, then missing with an alert; paths kept inside the directory."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from kit.jobs import JobQueue
+from recordings.files import PathEscapeError, relative_path
+from recordings.registry import (
+    REGISTER_KIND,
+    TRANSCRIBE_KIND,
+    CaptureRegistry,
+    files_from_base,
+    files_from_user_event,
+)
+from tests.recordings.helpers import (
+    drain,
+    make_due,
+    mixmonitor_files,
+    read_bytes,
+    remove,
+    write_bytes,
+)
+
+CALL = "pbx1-1795837952.0"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    d = tmp_path / "monitor"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def registry(pool, root) -> CaptureRegistry:
+    # Back-off far longer than a test: retries happen only when the test makes them due.
+    return CaptureRegistry(pool, JobQueue(pool, backoff_base=timedelta(hours=1)), root,
+                           asterisk_dir="/var/spool/asterisk/monitor", max_checks=3)
+
+
+def test_user_event_and_base_names() -> None:
+    fields = {"Mixed": "/var/spool/asterisk/monitor/x.wav",
+              "In": "/var/spool/asterisk/monitor/x-in.wav",
+              "Out": "/var/spool/asterisk/monitor/x-out.wav", "HangupCause": "16"}
+    assert files_from_user_event(fields) == files_from_base("/var/spool/asterisk/monitor/x")
+    # Trace 03: an abandoned call announces only the mix.
+    assert files_from_user_event({"Mixed": "/m/y.wav", "In": "", "Out": ""}) == {"mix": "/m/y.wav"}
+
+
+@pytest.mark.parametrize("path", [
+    "../etc/passwd", "/etc/passwd", "/var/spool/asterisk/x/../../../etc", "", "a\x00b.wav",
+    "/var/spool/asterisk/monitor"])
+def test_escaping_paths_are_refused(root: Path, path: str) -> None:
+    with pytest.raises(PathEscapeError):
+        relative_path(root, path, "/var/spool/asterisk/monitor")
+
+
+def test_symlink_out_of_the_directory_is_refused(root: Path, tmp_path: Path) -> None:
+    (root / "link.wav").symlink_to(tmp_path / "elsewhere.wav")
+    with pytest.raises(PathEscapeError):
+        relative_path(root, "link.wav")
+
+
+def test_asterisk_path_maps_into_root(root: Path) -> None:
+    assert relative_path(root, "/var/spool/asterisk/monitor/2026/a-in.wav",
+                         "/var/spool/asterisk/monitor") == "2026/a-in.wav"
+    assert relative_path(root, str(root / "b.wav")) == "b.wav"
+
+
+async def test_files_registered_with_facts_then_transcription_queued(pool, registry, root) -> None:
+    files = mixmonitor_files(root, CALL, seconds=1.5)
+    asterisk = {d: p.replace(str(root), "/var/spool/asterisk/monitor") for d, p in files.items()}
+    await registry.call_ended(CALL, asterisk, server_id="pbx1")
+    ran = await drain(registry.queue, {REGISTER_KIND: registry.handle_register})
+    assert [o for _, o in ran] == ["done"]
+    rows = {r["direction"]: r for r in await registry.files(CALL)}
+    for direction, path in files.items():
+        row = rows[direction]
+        data = read_bytes(path)
+        assert row["state"] == "registered"
+        assert row["path"] == Path(path).name
+        assert row["size_bytes"] == len(data)
+        assert row["sha256"] == hashlib.sha256(data).hexdigest()
+        assert row["sample_rate"] == 8000 and row["duration_s"] == pytest.approx(1.5)
+        assert row["server_id"] == "pbx1"
+    jobs = await pool.fetch("SELECT kind, payload, dedupe_key FROM jobs WHERE kind = $1",
+                            TRANSCRIBE_KIND)
+    assert [j["payload"] for j in jobs] == [{"call_id": CALL}]
+
+
+async def test_call_ended_twice_is_idempotent(pool, registry, root) -> None:
+    files = mixmonitor_files(root, CALL)
+    await registry.call_ended(CALL, files)
+    await registry.call_ended(CALL, files)
+    assert await pool.fetchval("SELECT count(*) FROM recordings") == 3
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 1
+
+
+async def test_late_file_is_retried_then_registered(pool, registry, root) -> None:
+    files = mixmonitor_files(root, CALL)
+    agent = Path(files["agent"])
+    data = read_bytes(agent)
+    remove(agent)  # Asterisk has not closed it yet
+    await registry.call_ended(CALL, files)
+    ran = await drain(registry.queue, {REGISTER_KIND: registry.handle_register})
+    assert [o for _, o in ran] == ["queued"]
+    states = {r["direction"]: (r["state"], r["checks"]) for r in await registry.files(CALL)}
+    assert states == {"agent": ("pending", 1), "citizen": ("registered", 1),
+                      "mix": ("registered", 1)}
+    write_bytes(agent, data)
+    await make_due(pool)
+    ran = await drain(registry.queue, {REGISTER_KIND: registry.handle_register})
+    assert [o for _, o in ran] == ["done"]
+    assert {r["state"] for r in await registry.files(CALL)} == {"registered"}
+    assert await registry.alerts() == []
+
+
+async def test_file_that_never_comes_is_missing_with_alert(pool, registry, root) -> None:
+    files = mixmonitor_files(root, CALL)
+    remove(files["citizen"])
+    write_bytes(files["mix"], b"RIFF")  # truncated header: not a WAV yet
+    await registry.call_ended(CALL, files)
+    outcomes = []
+    for _ in range(3):
+        outcomes += [o for _, o in await drain(registry.queue,
+                                                {REGISTER_KIND: registry.handle_register})]
+        await make_due(pool)
+    assert outcomes == ["queued", "queued", "done"]
+    rows = {r["direction"]: r for r in await registry.files(CALL)}
+    assert rows["citizen"]["state"] == "missing" and rows["citizen"]["checks"] == 3
+    assert "FileNotFoundError" in rows["citizen"]["last_error"]
+    assert rows["mix"]["state"] == "missing"
+    assert rows["agent"]["state"] == "registered"
+    alerts = await registry.alerts()
+    assert sorted(a["kind"] for a in alerts) == ["missing", "missing"]
+    assert any("citizen" in a["message"] for a in alerts)
+    # The agent's side is still transcribed.
+    assert await pool.fetchval("SELECT count(*) FROM jobs WHERE kind = $1", TRANSCRIBE_KIND) == 1
+
+
+async def test_escaping_path_is_rejected_with_alert_not_skipped(pool, registry, root) -> None:
+    files = mixmonitor_files(root, CALL)
+    files["mix"] = "/etc/passwd"
+    rows = {r["direction"]: r for r in await registry.call_ended(CALL, files)}
+    assert rows["mix"]["state"] == "rejected"
+    assert "outside the recordings directory" in rows["mix"]["last_error"]
+    alerts = await registry.alerts()
+    assert [a["kind"] for a in alerts] == ["path_rejected"]
+    await drain(registry.queue, {REGISTER_KIND: registry.handle_register})
+    assert {r["direction"]: r["state"] for r in await registry.files(CALL)} == {
+        "mix": "rejected", "citizen": "registered", "agent": "registered"}
+
+
+async def test_bad_input_changes_nothing(pool, registry) -> None:
+    with pytest.raises(ValueError, match="directions"):
+        await registry.call_ended(CALL, {"video": "/x.wav"})
+    with pytest.raises(ValueError):
+        await registry.call_ended("", {"mix": "x.wav"})
+    assert await pool.fetchval("SELECT count(*) FROM recordings") == 0
+    assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
