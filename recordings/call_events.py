@@ -37,11 +37,18 @@ async def register_ended_calls(events: AsyncIterable[Any], registry: CaptureRegi
     async for event in events:
         if type(event).__name__ != "CallEnded":
             continue
+        if not event.linkedid:
+            log.warning("CallEnded without a Linkedid from %s: recordings not registered",
+                        event.server)
+            continue
         files = files_from_call_record(event.record.recordings)
         if not files:
             continue  # abandoned in the IVR before MixMonitor started: nothing was recorded
         try:
-            await registry.call_ended(event.linkedid, files, server_id=event.server)
+            # One call id across features: "server:linkedid" (what the console, the work order
+            # and the transcript all carry), so several Asterisk servers never collide.
+            await registry.call_ended(f"{event.server}:{event.linkedid}", files,
+                                      server_id=event.server)
         except Exception:
             # One bad record must not stop registration of the next calls.
             log.exception("could not register the recordings of call %s", event.linkedid)

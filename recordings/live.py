@@ -80,6 +80,11 @@ class LiveTranscriptHub:
         self._subs: dict[str, set[Subscription]] = {}
         self._finals: dict[str, list[dict[str, Any]]] = {}
         self._history, self._queue_size = history, queue_size
+        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+
+    def add_listener(self, fn: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call ``fn(call_id, event)`` for every event of every call (e.g. the console push)."""
+        self._listeners.append(fn)
 
     def subscribe(self, call_id: str, *, replay: bool = True) -> Subscription:
         """Subscribe to a call; ``replay`` first delivers the final lines so far."""
@@ -99,6 +104,11 @@ class LiveTranscriptHub:
             del finals[:-self._history]
         for sub in list(self._subs.get(call_id, ())):
             sub._put(event)
+        for fn in self._listeners:
+            try:
+                fn(call_id, event)
+            except Exception:  # a listener's bug must not stop the transcript
+                log.exception("live transcript listener failed", extra={"call_id": call_id})
         if event["type"] == "end":
             self._finals.pop(call_id, None)
 

@@ -47,7 +47,9 @@ def fork_originate_headers(citizen_channel: str, call_uuid: uuid.UUID, host: str
         ("Data", f"{citizen_channel},qoE"),
         ("CallerID", "live-transcript <0>"),
         ("Async", "true"),
-        ("Variable", f"HOTLINE_CALLID={call_id}"),
+        # The dialplan's HOTLINE_CALLID is the Linkedid (the tracker joins legs on it); our
+        # call id is "server:linkedid".
+        ("Variable", f"HOTLINE_CALLID={call_id.rsplit(':', 1)[-1]}"),
     ]
 
 
@@ -75,7 +77,7 @@ class LiveForker:
                 channel = self._channels.get(key)
                 if channel:
                     self._forked.add(key)
-                    await self._fork(event.server, event.linkedid, channel)
+                    await self._fork(event.server, f"{event.server}:{event.linkedid}", channel)
             elif kind == "CallEnded":
                 self._channels.pop(key, None)
                 self._forked.discard(key)

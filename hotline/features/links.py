@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -13,6 +14,8 @@ from agents.keys import CONSOLE
 from agents.service import ConsoleService
 from hotline.features.ivr import IVR_DEPS
 from ivr.survey_dialer import SurveyService
+from recordings.live import LiveTranscriptHub
+from recordings.service import RECORDINGS
 from workflow.keys import ORDER_SERVICE
 from workflow.model import Event, Order, State
 
@@ -63,10 +66,35 @@ def console_push(console: ConsoleService):  # type: ignore[no-untyped-def]
     return on_change
 
 
+def transcript_push(console: ConsoleService):  # type: ignore[no-untyped-def]
+    """Live transcript listener: partial and final lines, and the draft refreshed from the
+    citizen's words, go to the agent on that call (R3.2, R4.3)."""
+
+    def on_event(call_id: str, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind in ("partial", "final"):
+            console.publish_transcript_line(
+                call_id, speaker=event.get("speaker", "citizen"), text=event.get("text", ""),
+                final=kind == "final", start_s=float(event.get("start") or 0.0),
+                end_s=float(event.get("end") or 0.0),
+            )
+        elif kind == "draft":
+            console.publish_draft_updated(call_id, event.get("draft") or {})
+
+    return on_event
+
+
+def connect_live_transcript(hub: LiveTranscriptHub, console: ConsoleService) -> None:
+    """Forward every live transcript event to the console."""
+    hub.add_listener(transcript_push(console))
+
+
 async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
     """Connect the features once all of them are built."""
     orders = app[ORDER_SERVICE]
     orders.add_listener(survey_trigger(SurveyService(app[IVR_DEPS])))
     if CONSOLE in app:
         orders.add_listener(console_push(app[CONSOLE]))
+        if RECORDINGS in app:
+            connect_live_transcript(app[RECORDINGS].hub, app[CONSOLE])
     yield

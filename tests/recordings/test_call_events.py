@@ -51,7 +51,7 @@ async def test_call_ended_events_register_recordings(pool, tmp_path: Path) -> No
     finally:
         task.cancel()
         sub.close()
-    rows = await registry.files("pbx1-1795837952.0")
+    rows = await registry.files("pbx1:pbx1-1795837952.0")  # call id = server:linkedid
     assert {(r["direction"], r["server_id"]) for r in rows} == {
         ("mix", "pbx1"), ("citizen", "pbx1"), ("agent", "pbx1")}
     assert await pool.fetchval("SELECT count(DISTINCT call_id) FROM recordings") == 1

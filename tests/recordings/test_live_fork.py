@@ -74,7 +74,7 @@ async def test_answered_call_is_forked_once_and_registered() -> None:
     server, action, headers = ami.sent[0]
     assert (server, action) == ("pbx1", "Originate")
     fork = uuid.UUID(dict(headers)["Channel"].rsplit("/", 1)[1])
-    assert sessions._expected[fork][0].call_id == lid
+    assert sessions._expected[fork][0].call_id == f"pbx1:{lid}"  # call id = server:linkedid
     assert forker._channels == {("pbx1", "other"): "PJSIP/citizen-trunk-1"}
 
 
