@@ -70,6 +70,8 @@ ensure_test_tools() {
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
   command -v sox >/dev/null 2>&1 || missing+=(sox)
+  # A Chinese font, so the console's screenshots show characters rather than empty boxes.
+  dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || missing+=(fonts-wqy-microhei)
   if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]} (apt)"
     apt_install "${missing[@]}" || die "please install: ${missing[*]}"

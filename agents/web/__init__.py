@@ -1,0 +1,1 @@
+"""The browser front end: agent console, supervisor wallboard and member-unit workspace."""
