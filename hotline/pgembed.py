@@ -185,42 +185,21 @@ class EmbeddedPostgres:
                 [str(find_bindir() / "pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w"]
             )
 
-    def _ensure_database(self) -> None:
+    def _psql(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run psql as the superuser against the ``postgres`` maintenance database."""
         psql = find_bindir() / "psql"
         if not psql.exists():
             psql = Path(shutil.which("psql") or "psql")
-        q = f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"
-        out = self._run(
-            [
-                str(psql),
-                "-h",
-                str(self.sockdir),
-                "-p",
-                str(PORT),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-Atc",
-                q,
-            ]
-        )
-        if out.stdout.strip() != "1":
-            self._run(
-                [
-                    str(psql),
-                    "-h",
-                    str(self.sockdir),
-                    "-p",
-                    str(PORT),
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                    "-c",
-                    f"CREATE DATABASE {DB_NAME} ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
-                    "LC_CTYPE 'C.UTF-8' TEMPLATE template0",
-                ]
+        sock = ["-h", str(self.sockdir), "-p", str(PORT), "-U", "postgres", "-d", "postgres"]
+        return self._run([str(psql), *sock, *args])
+
+    def _ensure_database(self) -> None:
+        found = self._psql("-Atc", f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'")
+        if found.stdout.strip() != "1":
+            self._psql(
+                "-c",
+                f"CREATE DATABASE {DB_NAME} ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
+                "LC_CTYPE 'C.UTF-8' TEMPLATE template0",
             )
 
     def url(self, dbname: str = DB_NAME) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
 from hotline.auth.store import SESSION_COOKIE
 from hotline.keys import USERS
 from hotline.settings import SETTINGS
-from kit.auth import ALL_ROLES, Role
+from kit.auth import ALL_ROLES, Principal, Role
 from kit.errors import BadRequest
 from kit.http import CSRF_KEY, Routes, json_response, principal, read_json
 
@@ -30,6 +31,18 @@ def _remote(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
+async def _check_login(request: web.Request, body: dict[str, Any]) -> Principal:
+    """Verify the credentials under the login rate limit (429 after repeated failures)."""
+    cfg = request.app[SETTINGS].http
+    return await request.app[USERS].authenticate(
+        body["username"],
+        body["password"],
+        _remote(request),
+        max_failures=cfg.login_max_failures,
+        window_s=cfg.login_window_seconds,
+    )
+
+
 @routes.post(
     "/api/auth/login", roles="public", summary="Log in; sets the session cookie", body=LOGIN_BODY
 )
@@ -37,13 +50,7 @@ async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LOGIN_BODY)
     cfg = request.app[SETTINGS].http
     users = request.app[USERS]
-    who = await users.authenticate(
-        body["username"],
-        body["password"],
-        _remote(request),
-        max_failures=cfg.login_max_failures,
-        window_s=cfg.login_window_seconds,
-    )
+    who = await _check_login(request, body)
     ttl = timedelta(hours=cfg.session_hours)
     token, csrf = await users.create_session(who.user_id, "cookie", ttl)
     resp = json_response(
@@ -79,13 +86,7 @@ async def issue_token(request: web.Request) -> web.Response:
     body = await read_json(request, TOKEN_BODY)
     cfg = request.app[SETTINGS].http
     users = request.app[USERS]
-    who = await users.authenticate(
-        body["username"],
-        body["password"],
-        _remote(request),
-        max_failures=cfg.login_max_failures,
-        window_s=cfg.login_window_seconds,
-    )
+    who = await _check_login(request, body)
     ttl = timedelta(days=cfg.token_days)
     token, _ = await users.create_session(who.user_id, "bearer", ttl, body.get("label"))
     return json_response(

@@ -77,22 +77,35 @@ def build_prompts(out_dir: str | Path, ids: Iterable[str] | None = None, *,
     for pid in wanted:
         if pid not in manifest:
             raise KeyError(f"prompt {pid!r} is not in the manifest")
-    espeak, sox = _need("espeak-ng"), _need("sox")
+    _need("espeak-ng"), _need("sox")  # fail before touching the output directory
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for pid in wanted:
-            target = out / f"{pid}.wav"
-            if target.exists() and not force:
-                continue
-            raw = Path(tmp) / f"{pid}.raw.wav"
-            _run([espeak, "-v", "cmn-latn-pinyin", "-s", "150", "-w", str(raw),
-                  to_pinyin(manifest[pid])])
-            partial = Path(tmp) / f"{pid}.wav"
-            _run([sox, str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
-                  str(partial)])
-            shutil.move(str(partial), target)  # never leave a half-written prompt behind
-            written.append(target)
-            log.info("prompt %s built", target)
+    for pid in wanted:
+        target = out / f"{pid}.wav"
+        if target.exists() and not force:
+            continue
+        synthesize(manifest[pid], target)
+        written.append(target)
+        log.info("prompt %s built", target)
     return written
+
+
+def synthesize(text: str, target: str | Path, *, speed: int = 150) -> Path:
+    """Speak Chinese ``text`` into ``target`` as an 8 kHz mono 16-bit WAV (Asterisk's format).
+
+    espeak-ng's ``cmn`` voice reads many characters as English letter names, so the text is
+    turned into pinyin with tone numbers and spoken with ``cmn-latn-pinyin``. The file appears
+    whole or not at all.
+    """
+    espeak, sox = _need("espeak-ng"), _need("sox")
+    target = Path(target)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.wav"
+        _run([espeak, "-v", "cmn-latn-pinyin", "-s", str(speed), "-w", str(raw),
+              to_pinyin(text)])
+        partial = Path(tmp) / "out.wav"
+        _run([sox, str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
+              str(partial)])
+        shutil.move(str(partial), target)  # never leave a half-written file behind
+    return target
