@@ -117,7 +117,8 @@ class AgentLive:
             "interface": self.interface,
             "server": self.server,
             "state": self.state.value,
-            "since": self.since,
+            # 0.0 = no state change seen since the service started: unknown, not 1970
+            "since": self.since or None,
             "reason": self.reason,
             "queues": sorted(self.queues),
             "call_id": self.current_call_id,

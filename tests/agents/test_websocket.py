@@ -49,6 +49,7 @@ async def test_ws_requires_auth_and_says_hello(client: Any, users: Any, svc: Con
     assert hello["topics"] == ["agent", "orders"] and "ts" in hello
     state = await ws.wait("agent.state")
     assert state["state"] == "logged_out" and state["username"] == "alice"
+    assert state["since"] is None  # no change seen yet: unknown, not the epoch
     # bad messages get an error, the socket stays open
     await ws.ws.send_str("{not json")
     await ws.ws.send_json({"type": "dance"})
