@@ -140,7 +140,12 @@ async def place_call(args: argparse.Namespace) -> None:
             host, int(port), "ivr", args=[args.caller], agi_uniqueid=call.linkedid,
             agi_channel=call.citizen, agi_callerid=args.caller)
         print(f"IVR done: {channel.variables}")
-        for event in call.arrive() + call.ring():
+        # Asterisk reports each AGI SET VARIABLE as a VarSet event on the citizen's channel.
+        arrive = call.arrive()
+        ivr_vars = [[*call._base("VarSet"), *call._citizen(), ("Variable", name), ("Value", value)]
+                    for name, value in channel.variables.items()
+                    if name in ("HOTLINE_CATEGORY", "HOTLINE_LANG")]
+        for event in [arrive[0], *ivr_vars, *arrive[1:], *call.ring()]:
             fake.send_event(event)
         print(f"ringing {interface} … (call {call.call_id})")
         await asyncio.sleep(args.ring)
