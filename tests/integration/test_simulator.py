@@ -34,8 +34,8 @@ async def test_simulated_call_reaches_agent_and_registers_recordings(
     sim = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sim)
     ami_port = _free_port()
-    full = replace(settings, ami=(AmiServer(id="pbx1", host="127.0.0.1", port=ami_port,
-                                            secret="simulator"),), agi=AgiSettings(port=0))  # fmt: skip
+    server = AmiServer(id="pbx1", host="127.0.0.1", port=ami_port, secret="simulator")
+    full = replace(settings, ami=(server,), agi=AgiSettings(port=0))
     app = build_app(full, db_dsn, frozenset({"web", "ami", "agi", "workers"}))
     async with TestClient(TestServer(app)) as client:
         users = Users(pool, client)
