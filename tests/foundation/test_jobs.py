@@ -65,7 +65,9 @@ async def test_runner_processes_and_releases_on_stop(pool) -> None:
         await q.enqueue("ok", {"n": n})
     bad_id = await q.enqueue("bad", {})
     slow_id = await q.enqueue("slow", {})
-    r = JobRunner(q, {"ok": ok, "bad": bad, "slow": slow}, concurrency=2, poll_interval=0.02, grace=0.2)
+    r = JobRunner(
+        q, {"ok": ok, "bad": bad, "slow": slow}, concurrency=2, poll_interval=0.02, grace=0.2
+    )
     r.start()
     await asyncio.wait_for(started.wait(), 5)
     for _ in range(100):

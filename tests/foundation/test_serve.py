@@ -1,4 +1,5 @@
-"""``hotline serve`` as a newcomer runs it: embedded PostgreSQL, restart keeps data, crash recovery."""
+"""``hotline serve`` as a newcomer runs it: embedded PostgreSQL, restart keeps its data, and
+it recovers from a crash."""
 
 from __future__ import annotations
 
@@ -42,13 +43,21 @@ class Service:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hotline.cli", "serve", env=self.env, cwd=self.data_dir.parent,
-            stdout=asyncio.subprocess.DEVNULL, stderr=open(self.data_dir.parent / "serve.log", "ab"),  # noqa: ASYNC230, SIM115
+            sys.executable,
+            "-m",
+            "hotline.cli",
+            "serve",
+            env=self.env,
+            cwd=self.data_dir.parent,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=open(self.data_dir.parent / "serve.log", "ab"),  # noqa: ASYNC230
         )
         async with aiohttp.ClientSession() as s:
             for _ in range(300):
                 if self.proc.returncode is not None:
-                    raise AssertionError(f"serve exited: {(self.data_dir.parent / 'serve.log').read_text()[-3000:]}")
+                    raise AssertionError(
+                        f"serve exited: {(self.data_dir.parent / 'serve.log').read_text()[-3000:]}"
+                    )
                 try:
                     async with s.get(self.base + "/readyz") as r:
                         if r.status == 200:
@@ -80,9 +89,10 @@ async def service() -> AsyncIterator[Service]:
 
 
 async def _login(base: str, user: str, password: str) -> int:
-    async with aiohttp.ClientSession() as s, s.post(
-        base + "/api/auth/login", json={"username": user, "password": password}
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(base + "/api/auth/login", json={"username": user, "password": password}) as r,
+    ):
         return r.status
 
 
@@ -94,10 +104,13 @@ async def test_serve_restart_and_crash_recovery(service: Service) -> None:
         async with s.get(service.base + "/readyz") as r:
             body = await r.json()
             assert body["components"]["database"]["ok"]
-        async with s.post(service.base + "/api/auth/tokens", json={"username": "admin", "password": pw}) as r:
+        async with s.post(
+            service.base + "/api/auth/tokens", json={"username": "admin", "password": pw}
+        ) as r:
             token = (await r.json())["token"]
         async with s.post(
-            service.base + "/api/users", headers={"Authorization": f"Bearer {token}"},
+            service.base + "/api/users",
+            headers={"Authorization": f"Bearer {token}"},
             json={"username": "wangwu", "password": "wangwu-pass-1", "role": "agent"},
         ) as r:
             assert r.status == 201
