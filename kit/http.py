@@ -173,13 +173,20 @@ async def read_json(request: web.Request, schema: dict[str, Any] | None = None) 
     if not raw:
         raise BadRequest("请求体为空 (empty body, a JSON object is expected)", code="invalid_json")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest(
             "请求体不是合法的 JSON (malformed JSON)",
             code="invalid_json",
-            details={"error": str(exc)},
+            details={"error": str(exc)[:200]},
         ) from None
+    bad = _unstorable(data)
+    if bad is not None:
+        raise BadRequest(
+            "请求体含有无法保存的字符 (NUL or unpaired surrogate)",
+            code="invalid_json",
+            details={"field": bad},
+        )
     if not isinstance(data, dict):
         raise BadRequest("请求体必须是 JSON 对象 (a JSON object is expected)", code="invalid_json")
     if schema is not None:
@@ -189,6 +196,33 @@ async def read_json(request: web.Request, schema: dict[str, Any] | None = None) 
                 "请求参数不正确 (invalid fields)", code="invalid_fields", details=errors
             )
     return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _unstorable(value: Any, path: str = "$") -> str | None:
+    """Path of the first string PostgreSQL cannot store (NUL, lone surrogate), else None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return path
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _unstorable(k, path) or _unstorable(v, f"{path}.{k}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _unstorable(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 _TYPES: dict[str, tuple[type, ...]] = {

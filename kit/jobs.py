@@ -317,7 +317,14 @@ class JobRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
                 continue
-            await self._run(job, worker)
+            try:
+                await self._run(job, worker)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # The outcome could not be written (database away for a moment): the lease runs
+                # out and the job is taken again; this loop must live on for the next jobs.
+                log.warning("job %s outcome not recorded: %s", job.id, exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.poll_interval)
 
     async def _run(self, job: Job, worker: str) -> None:
         self._busy += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ class UserStore:
                 "成员单位人员必须且只有他们需要指定 unit_code (unit_staff needs unit_code)"
             )
         try:
-            pw = hash_password(password)
+            pw = await asyncio.to_thread(hash_password, password)  # argon2: off the event loop
         except ValueError as exc:
             raise Unprocessable(str(exc)) from None
         try:
@@ -113,7 +114,7 @@ class UserStore:
     async def set_password(self, username: str, password: str) -> None:
         """Change a password and end the user's sessions."""
         try:
-            pw = hash_password(password)
+            pw = await asyncio.to_thread(hash_password, password)  # argon2: off the event loop
         except ValueError as exc:
             raise Unprocessable(str(exc)) from None
         async with self.pool.acquire() as conn, conn.transaction():
@@ -164,7 +165,18 @@ class UserStore:
     async def authenticate(
         self, username: str, password: str, remote: str, *, max_failures: int, window_s: int
     ) -> Principal:
-        """Check a login; 429 after too many recent failures for this name or address."""
+        """Check a login; 429 after too many recent failures for this name or address.
+
+        The attempt is recorded as a failure *before* anything is checked and the count
+        includes it, so a burst of parallel guesses cannot all slip under the limit; a correct
+        password turns the row into a success afterwards. The argon2 check runs in a thread:
+        it takes ~0.2 s of CPU and must not stall calls and screen-pops on the event loop.
+        """
+        attempt = await self.pool.fetchval(
+            "INSERT INTO login_attempts (username, remote, ok) VALUES ($1, $2, false) RETURNING id",
+            username,
+            remote,
+        )
         recent = await self.pool.fetchval(
             """SELECT count(*) FROM login_attempts
                WHERE NOT ok AND at > now() - make_interval(secs => $3)
@@ -173,24 +185,19 @@ class UserStore:
             remote,
             window_s,
         )
-        if recent >= max_failures:
+        if recent > max_failures:
             raise TooManyRequests(
                 "登录失败次数过多,请稍后再试 (too many failed logins)",
                 details={"retry_after_seconds": window_s},
             )
         row = await self.pool.fetchrow("SELECT * FROM users WHERE username = $1", username)
-        ok = verify_password(row["password_hash"] if row else None, password)
-        ok = ok and row is not None and row["active"]
-        await self.pool.execute(
-            "INSERT INTO login_attempts (username, remote, ok) VALUES ($1, $2, $3)",
-            username,
-            remote,
-            ok,
-        )
-        if not ok or row is None:
+        stored = row["password_hash"] if row else None
+        ok = await asyncio.to_thread(verify_password, stored, password)
+        if not ok or row is None or not row["active"]:
             raise Unauthorized(
                 "用户名或密码错误 (wrong username or password)", code="bad_credentials"
             )
+        await self.pool.execute("UPDATE login_attempts SET ok = true WHERE id = $1", attempt)
         return _principal(row)
 
     async def create_session(

@@ -125,3 +125,15 @@ async def test_disabled_user_loses_sessions(users) -> None:
     r = await admin.patch(f"/api/users/{worker.user['id']}", json={"active": False})
     assert r.status == 200
     assert (await worker.get("/api/auth/me")).status == 401
+
+
+async def test_parallel_guesses_cannot_slip_under_the_limit(users, client) -> None:
+    import asyncio
+
+    await users.create("target", "agent")
+    statuses = await asyncio.gather(*(
+        client.post("/api/auth/login", json={"username": "target", "password": f"guess-{i}"})
+        for i in range(20)
+    ))
+    codes = sorted(r.status for r in statuses)
+    assert codes.count(401) <= 5 and codes.count(429) >= 15, codes

@@ -39,7 +39,9 @@ async def test_metrics_prometheus_text(client) -> None:
 async def test_malformed_json_is_400_and_writes_nothing(users, pool) -> None:
     admin = await users.create_client("adm", "admin")
     before = await pool.fetchval("SELECT count(*) FROM users")
-    for payload in (b"{not json", b"[1,2]", b"", b"\xff\xfe", b'{"username": 5}'):
+    hostile = (b'{"username": "a\\u0000b"}', b'{"username": "\\ud800"}', b"[" * 100_000,
+               b'{"n": NaN}')
+    for payload in (b"{not json", b"[1,2]", b"", b"\xff\xfe", b'{"username": 5}', *hostile):
         r = await admin.post(
             "/api/users", data=payload, headers={"Content-Type": "application/json"}
         )
