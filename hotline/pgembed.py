@@ -52,6 +52,24 @@ def find_bindir() -> Path:
     )
 
 
+RELOCATED_BASE = Path("/var/lib/hotline")
+"""Where clusters go when the requested directory is not reachable by the postgres user."""
+
+
+def _reachable_by_postgres(path: Path) -> bool:
+    """Can the postgres user traverse to ``path`` (checked at its deepest existing ancestor)?"""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return True  # no postgres user: _prepare_dirs reports that clearly
+    done = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(probe)],
+                          capture_output=True)  # fmt: skip
+    return done.returncode == 0
+
+
 @dataclass
 class EmbeddedPostgres:
     """Manage the cluster in ``root`` (``<data_dir>/pg``)."""
@@ -59,7 +77,14 @@ class EmbeddedPostgres:
     root: Path
 
     def __post_init__(self) -> None:
-        self.root = self.root.resolve()
+        self.requested = self.root.resolve()
+        self.root = self.requested
+        # As root the server runs as `postgres`, which must be able to reach the cluster. A
+        # checkout under /root (mode 0700) is not reachable: then the cluster lives in a
+        # postgres-owned place derived from the requested path, so every process finds it.
+        if self.as_root and not _reachable_by_postgres(self.requested):
+            digest = hashlib.sha1(str(self.requested).encode()).hexdigest()[:12]
+            self.root = RELOCATED_BASE / f"pg-{digest}"
         self.datadir = self.root / "data"
         self.logfile = self.root / "postgres.log"
         sock = self.root / "run"
@@ -121,6 +146,11 @@ class EmbeddedPostgres:
 
     def init(self) -> bool:
         """Create the cluster if it does not exist; True when it was created now."""
+        if self.root != self.requested:
+            self.requested.mkdir(parents=True, exist_ok=True)
+            (self.requested / "LOCATION").write_text(
+                f"The postgres user cannot reach this directory; the cluster is in {self.root}\n"
+            )
         self._prepare_dirs()
         if self.initialized:
             return False
