@@ -39,6 +39,8 @@ DEFAULT_TOPICS: dict[Role, tuple[str, ...]] = {
     Role.AUDITOR: ("wallboard",),
 }
 WALLBOARD_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR})
+WS_TRY_AGAIN_LATER = 1013  # RFC 6455 close code: the client should reconnect later
+SEND_TIMEOUT_S = 10.0
 
 
 def encode(type_: str, fields: dict[str, Any]) -> str:
@@ -56,6 +58,7 @@ class Conn:
         self.topics: set[str] = set(DEFAULT_TOPICS.get(who.role, ()))
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize)
         self.task: asyncio.Task[None] | None = None
+        self.closer: asyncio.Task[Any] | None = None
         self.sent = 0
 
     def offer(self, text: str) -> bool:
@@ -66,6 +69,13 @@ class Conn:
         except asyncio.QueueFull:
             log.warning("ws: %s is not reading; closing its socket", self.who.username)
             self.close()
+            # Close the socket itself: the tab sees the close, reconnects with back-off and gets
+            # the current state (docs/websocket.md); the handler's finally removes this Conn.
+            if self.closer is None and not self.ws.closed:
+                self.closer = asyncio.create_task(
+                    self.ws.close(code=WS_TRY_AGAIN_LATER, message=b"too slow"),
+                    name=f"ws-close:{self.who.username}",
+                )
             return False
 
     def close(self) -> None:
@@ -75,12 +85,17 @@ class Conn:
             self.task.cancel()
 
     async def writer(self) -> None:
-        """Send queued messages until closed."""
+        """Send queued messages until closed; a send stuck for 10 s closes the socket."""
         while True:
             text = await self.queue.get()
             if text is None or self.ws.closed:
                 return
-            await self.ws.send_str(text)
+            try:
+                await asyncio.wait_for(self.ws.send_str(text), SEND_TIMEOUT_S)
+            except (TimeoutError, ConnectionError) as exc:
+                log.warning("ws: send to %s failed (%s); closing", self.who.username, exc)
+                await self.ws.close(code=WS_TRY_AGAIN_LATER, message=b"send failed")
+                return
             self.sent += 1
 
 

@@ -239,3 +239,23 @@ async def test_slow_order_lookup_does_not_delay_the_pop(
     assert pop["partial"] is True and pop["orders"] == [] and pop["suggestions"]
     assert elapsed < 0.5, elapsed
     await ws.close()
+
+
+async def test_a_tab_that_stops_reading_is_closed_so_it_reconnects(
+        users: Any, svc: ConsoleService, pool: Any) -> None:  # fmt: skip
+    alice = await make_agent(users, svc, pool, "slowtab", "1009")
+    ws = await alice.ws_connect("/api/ws")
+    await until(lambda: alice.user["id"] in svc.hub.by_user, what="connected")
+    (conn,) = svc.hub.by_user[alice.user["id"]]
+    conn.task.cancel()  # its writer is stuck (a background tab on a slow link)
+    conn.queue = asyncio.Queue(2)
+    for i in range(5):
+        svc.hub.to_user(alice.user["id"], "call.ringing", {"call_id": f"x{i}"})
+    closed = None
+    async for msg in ws:
+        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED,
+                        aiohttp.WSMsgType.CLOSING):  # fmt: skip
+            closed = msg
+            break
+    assert ws.closed and ws.close_code == 1013, (closed, ws.close_code)
+    await until(lambda: alice.user["id"] not in svc.hub.by_user, what="removed from the hub")
