@@ -219,3 +219,14 @@ def test_parser_rejects_bad_files(tmp_path: Path) -> None:
     bad.write_text("[c]\nsame => n,NoOp()\n")
     with pytest.raises(ConfError, match="before any"):
         dialplan(parse(bad))
+
+
+def test_backend_outage_does_not_drop_callers() -> None:
+    """AGISTATUS FAILURE (FastAGI unreachable) must fall through to the general queue; only a
+    caller's hang-up in the IVR ends the call."""
+    text = (ROOT / "extensions.conf").read_text()
+    inbound = text[text.index("\n[from-trunk]"):]
+    inbound = inbound[: inbound.index("\n[", 1)]
+    assert '"${AGISTATUS}" = "HANGUP"' in inbound
+    assert '!= "SUCCESS"' not in inbound
+    assert "Set(HOTLINE_QUEUE=hotline-general)" in inbound
