@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import math
 import typing
 from typing import Any
 
@@ -89,6 +90,12 @@ def parse_command(kind: str, body: dict[str, Any]) -> c.Command:
     return cls(**kw)
 
 
+MAX_DAYS = 250
+"""Longest extension, in working days (about a working year)."""
+ORDER_REFS = frozenset({"into", "other"})
+"""Command fields that name another work order."""
+
+
 def _convert(name: str, tp: Any, value: Any) -> Any:
     base, nullable = _base(tp)
     if value is None:
@@ -105,6 +112,8 @@ def _convert(name: str, tp: Any, value: Any) -> Any:
             raise CommandError(name, "must be a string")
         if len(value) > MAX_TEXT:
             raise CommandError(name, f"longer than {MAX_TEXT}")
+        if name in ORDER_REFS:  # order numbers are compared and stored in one canonical form
+            return value.strip().upper()
         return value
     if base is bool:
         if not isinstance(value, bool):
@@ -115,8 +124,10 @@ def _convert(name: str, tp: Any, value: Any) -> Any:
             raise CommandError(name, "must be a number")
         if base is int and not isinstance(value, int):
             raise CommandError(name, "must be an integer")
-        if value < 0 or (base is int and value < 1):
+        if not math.isfinite(value) or value < 0 or (base is int and value < 1):
             raise CommandError(name, "out of range")
+        if name == "days" and value > MAX_DAYS:  # an extension of 5000 working days is nonsense
+            raise CommandError(name, f"greater than {MAX_DAYS}")
         return value
     if base is dt.datetime:
         return parse_instant(name, value)

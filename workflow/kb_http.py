@@ -30,7 +30,7 @@ ARTICLE_BODY = {
 
 def _id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 15:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 15:
         raise BadRequest("条目编号应为整数", code="invalid_path")
     return int(raw)
 

@@ -166,7 +166,7 @@ def _expected_version(request: web.Request, body: dict[str, Any]) -> int:
     v = body.get("version")
     if v is None:
         header = request.headers.get("If-Match", "").strip().strip('"')
-        if header.isdigit():
+        if header.isascii() and header.isdigit():
             v = int(header)
     if not isinstance(v, int) or isinstance(v, bool):
         raise BadRequest("请提供工单版本 version(或 If-Match 头)以防止并发覆盖",

@@ -101,7 +101,7 @@ def _day(raw: str) -> dt.date:
 
 
 def _year(raw: str) -> int:
-    if not raw.isdigit() or not 2000 <= int(raw) <= 2100:
+    if not (raw.isascii() and raw.isdigit()) or not 2000 <= int(raw) <= 2100:
         raise BadRequest("年份应为 2000-2100", code="invalid_path")
     return int(raw)
 

@@ -371,3 +371,27 @@ async def test_unit_working_hours_admin_changes_new_deadlines(people: People) ->
     bad = await admin.patch(f"/api/workflow/units/{LEAD}", json={"working_hours": "9-5"})
     assert bad.status == 400
     assert (await admin.patch("/api/workflow/units/CZ-NOPE", json={})).status == 404
+
+
+async def test_self_merge_and_absurd_numbers_are_refused(people: People, pool) -> None:
+    agent, sup, lead = await people("agent", "sup", "lead")
+    o = await create(agent)
+    r = await agent.post(f"/api/orders/{o['number']}/merge",
+                         json={"version": o["version"], "into": o["number"].lower()})  # fmt: skip
+    assert r.status in (409, 422), await r.text()
+    o = await act(agent, o, "dispatch", lead=LEAD)
+    o = await act(lead, o, "sign")
+    o = await act(lead, o, "request_extension", reason="需现场勘查")
+    for days in (5000, 0):
+        r = await sup.post(f"/api/orders/{o['number']}/approve_extension",
+                           json={"version": o["version"], "days": days})  # fmt: skip
+        assert 400 <= r.status < 500, (days, r.status, await r.text())
+    r = await sup.post(f"/api/orders/{o['number']}/approve_extension",
+                       data=b'{"version": %d, "days": Infinity}' % o["version"],
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status == 400
+    r = await sup.post(f"/api/orders/{o['number']}/approve_extension",
+                       json={"days": 2}, headers={"If-Match": "\u00b2"})  # fmt: skip
+    assert r.status == 400, await r.text()  # a superscript digit is not a version
+    state = await pool.fetchval("SELECT state FROM work_orders WHERE number = $1", o["number"])
+    assert state == "handling"
