@@ -3,17 +3,22 @@ composition root connects a feature's outgoing notifications to another feature'
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from agents.keys import CONSOLE
 from agents.service import ConsoleService
 from hotline.features.ivr import IVR_DEPS
+from hotline.keys import ROLES
 from ivr.survey_dialer import SurveyService
+from kit.db import POOL
 from recordings.live import LiveTranscriptHub
 from recordings.service import RECORDINGS
 from workflow.keys import ORDER_SERVICE
@@ -89,12 +94,63 @@ def connect_live_transcript(hub: LiveTranscriptHub, console: ConsoleService) -> 
     hub.add_listener(transcript_push(console))
 
 
+# Orders waiting for their satisfaction callback (待回访) with no survey planned since they last
+# entered that state: the listener above failed, or the process stopped right after the commit.
+_UNPLANNED_SURVEYS = """
+SELECT w.number, w.citizen_phone FROM work_orders w
+WHERE w.state = 'callback' AND coalesce(w.citizen_phone, '') <> ''
+  AND NOT EXISTS (
+      SELECT 1 FROM ivr_surveys s
+      WHERE s.order_number = w.number
+        AND s.created_at >= (SELECT max(e.at) FROM work_order_events e
+                             WHERE e.order_id = w.id AND e.to_state = 'callback'
+                               AND e.from_state <> 'callback'))
+ORDER BY w.id LIMIT 200"""
+
+
+async def plan_missing_surveys(pool: asyncpg.Pool, surveys: SurveyService) -> int:
+    """Safety net of :func:`survey_trigger`: plan every survey that should exist and does not
+    (SurveyService.schedule is idempotent, so several instances may run this at once)."""
+    n = 0
+    for row in await pool.fetch(_UNPLANNED_SURVEYS):
+        phone = re.sub(r"\D", "", row["citizen_phone"])
+        if not phone:
+            continue
+        await surveys.schedule(row["number"], phone)
+        n += 1
+    if n:
+        log.warning("planned %d satisfaction survey(s) that had been missed", n)
+    return n
+
+
+async def _survey_safety_net(pool: asyncpg.Pool, surveys: SurveyService) -> None:
+    while True:
+        try:
+            await plan_missing_surveys(pool, surveys)
+        except Exception:  # keep the net up through database hiccups
+            log.exception("survey safety net failed")
+        await asyncio.sleep(SURVEY_NET_INTERVAL_S)
+
+
+SURVEY_NET_INTERVAL_S = 300.0
+
+
 async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
     """Connect the features once all of them are built."""
     orders = app[ORDER_SERVICE]
-    orders.add_listener(survey_trigger(SurveyService(app[IVR_DEPS])))
+    surveys = SurveyService(app[IVR_DEPS])
+    orders.add_listener(survey_trigger(surveys))
+    net: asyncio.Task[None] | None = None
+    if "workers" in app[ROLES]:
+        net = asyncio.create_task(_survey_safety_net(app[POOL], surveys), name="survey-net")
     if CONSOLE in app:
         orders.add_listener(console_push(app[CONSOLE]))
         if RECORDINGS in app:
             connect_live_transcript(app[RECORDINGS].hub, app[CONSOLE])
-    yield
+    try:
+        yield
+    finally:
+        if net is not None:
+            net.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await net
