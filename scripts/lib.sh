@@ -12,14 +12,18 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 apt_install() {
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else return 1; fi
+    command -v sudo >/dev/null 2>&1 || return 1
+    if sudo -n true 2>/dev/null; then sudo="sudo -n"
+    elif [ -t 0 ]; then sudo="sudo"          # a sudoer at a terminal is asked for the password
+    else return 1; fi
   fi
   command -v apt-get >/dev/null 2>&1 || return 1
   if [ -z "${_APT_UPDATED:-}" ]; then
     $sudo apt-get update -qq >&2 || return 1
     _APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2
+  # `env` inside sudo: sudo's env_reset would drop DEBIAN_FRONTEND and let debconf prompt
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
 find_python() {
@@ -36,11 +40,19 @@ find_python() {
 ensure_venv() {
   local py extra="${1:-}"
   py="$(find_python)" || die "Python >= 3.11 is required (install python3 >= 3.11)"
+  # A venv left half-made by an earlier failure has bin/python but no pip: start it again.
+  if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$VENV"
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating virtual environment $VENV"
     if ! "$py" -m venv "$VENV" 2>/dev/null; then
-      say "installing python3-venv"
-      apt_install python3-venv || die "cannot create a venv: install python3-venv"
+      rm -rf "$VENV"
+      local ver
+      ver="$("$py" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+      say "installing python${ver}-venv"
+      apt_install "python${ver}-venv" || apt_install python3-venv \
+        || die "cannot create a venv: install python${ver}-venv"
       "$py" -m venv "$VENV"
     fi
   fi
