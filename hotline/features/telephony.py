@@ -3,7 +3,9 @@
 With role ``ami`` and at least one ``[[ami]]`` server configured, this builds one
 :class:`pbx.calls.service.Telephony` (one AMI connection per server, one call tracker, one event
 bus), registers every connection in ``/readyz`` as ``ami.<server id>``, persists call records
-and call events (:class:`pbx.calls.store.CallStore`), and publishes:
+and call events (:class:`pbx.calls.store.CallStore`, written by a supervised
+:class:`pbx.calls.persister.PersisterSupervisor`, in ``/readyz`` as ``calls.persister``), and
+publishes:
 
 * ``app[TELEPHONY]`` — send actions (``send_action``/``originate``) and ``subscribe`` to the
   normalized events (``pbx.calls.events``); what ``agents/`` builds on;
@@ -30,8 +32,9 @@ from kit.metrics import METRICS
 from pbx import dialplan
 from pbx.ami import AmiError, AmiServerConfig
 from pbx.calls.events import CallEnded, CallKey, CallRecordView, DomainEvent
+from pbx.calls.persister import PersisterSupervisor, stop_task
 from pbx.calls.service import TELEPHONY, Telephony
-from pbx.calls.store import CALL_STORE, CallStore, run_persister, stop_task
+from pbx.calls.store import CALL_STORE, CallStore
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +145,11 @@ async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
 
     sub = telephony.subscribe(maxsize=100_000)
     stats = telephony.subscribe(("CallEnded", "AmiLinkChanged"))
-    persister = asyncio.create_task(run_persister(store, sub, current), name="calls-persister")
+    # supervised: a poison event is skipped, a dead writer task is logged and restarted, and
+    # its health is in /readyz as ``calls.persister``
+    persister = PersisterSupervisor(store, sub, current)
+    persister.start()
+    components.add("calls.persister", persister.status)
 
     async def count_loop() -> None:
         async for event in stats:
@@ -159,7 +166,8 @@ async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
             if sub.queue.empty():
                 break
             await asyncio.sleep(0.05)
-        await stop_task(persister)
+        await persister.stop()
+        components.remove("calls.persister")
         await stop_task(counter)
         sub.close()
         stats.close()

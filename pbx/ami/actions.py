@@ -32,7 +32,7 @@ class PendingAction:
     """One action waiting for its answer. ``feed`` returns True when the message was consumed
     as part of the answer (list items are not live events)."""
 
-    __slots__ = ("action", "future", "items", "response", "server", "wait_event")
+    __slots__ = ("action", "early_complete", "future", "items", "response", "server", "wait_event")
 
     def __init__(self, action: str, server: str, wait_event: str | None) -> None:
         self.action = action
@@ -41,6 +41,7 @@ class PendingAction:
         self.future: asyncio.Future[AmiResult] = asyncio.get_running_loop().create_future()
         self.items: list[AmiMessage] = []
         self.response: AmiMessage | None = None
+        self.early_complete: AmiMessage | None = None
 
     @property
     def done(self) -> bool:
@@ -66,6 +67,10 @@ class PendingAction:
                 )
                 return True
             self.response = msg
+            if self.early_complete is not None:
+                # the terminator overtook the Response (see below): the answer is complete now
+                self._resolve(AmiResult(msg, self.items, complete=self.early_complete))
+                return True
             if (msg.get("EventList") or "").lower() == "start" or self.wait_event:
                 return True
             self._resolve(AmiResult(msg))
@@ -77,7 +82,12 @@ class PendingAction:
             self._resolve(AmiResult(self.response or msg, self.items, event=msg))
             return False  # OriginateResponse is also a live event for everyone else
         if (msg.get("EventList") or "").lower() == "complete" or msg.name.endswith("Complete"):
-            assert self.response is not None
+            if self.response is None:
+                # Only reachable for a ``wait_event`` action: a ``…Complete`` with our ActionID
+                # arrived before the Response (a misbehaving proxy or module). Keep it and
+                # resolve when the Response comes; never crash the reader on it.
+                self.early_complete = msg
+                return True
             self._resolve(AmiResult(self.response, self.items, complete=msg))
             return True
         self.items.append(msg)

@@ -15,7 +15,9 @@ reaches event handlers. Each of these is a rule here instead:
   does not come within ``ping_timeout`` (a silent server);
 * reconnect with exponential back-off (reset after a successful session), and after every
   (re)connect a resync from ``CoreShowChannels`` and ``QueueStatus`` handed to ``on_resync``;
-* callbacks are synchronous and guarded: an exception is logged, the connection lives on.
+* callbacks are synchronous and guarded: an exception is logged, the connection lives on;
+* any unexpected exception in a session (a protocol surprise, a bug) is logged with its
+  traceback and followed by a reconnect with back-off: the loop only ends on ``close()``.
 """
 
 from __future__ import annotations
@@ -193,7 +195,10 @@ class AmiClient:
             "Originate", items, timeout=timeout, wait_event="OriginateResponse"
         )
         event = result.event
-        assert event is not None
+        if event is None:  # the list ended (…Complete) without an OriginateResponse
+            raise AmiError(
+                "originate: no OriginateResponse", action="Originate", server=self.server
+            )
         if event.get("Response") != "Success":
             raise AmiError(
                 f"originate failed (reason {event.get('Reason')})",
@@ -245,6 +250,12 @@ class AmiClient:
             except (OSError, AmiError, EOFError, TimeoutError) as exc:
                 self.last_error = self._abort_reason or f"{type(exc).__name__}: {exc}"
                 log.warning("ami %s: connection failed: %s", self.server, self.last_error)
+                self._settle_first(AmiNotConnected(self.last_error, server=self.server))
+            except Exception as exc:
+                # A bug (ours or a protocol surprise) must not end the reconnect loop for good:
+                # log it with its traceback and reconnect with the same back-off.
+                self.last_error = f"unexpected {type(exc).__name__}: {exc}"
+                log.exception("ami %s: session failed unexpectedly; reconnecting", self.server)
                 self._settle_first(AmiNotConnected(self.last_error, server=self.server))
             finally:
                 self._teardown()
@@ -353,8 +364,17 @@ class AmiClient:
         action_id = msg.fields.get("ActionID")
         if action_id is not None:
             pending = self._pending.get(action_id)
-            if pending is not None and pending.feed(msg):
-                return
+            if pending is not None:
+                try:
+                    consumed = pending.feed(msg)
+                except Exception as exc:  # never let one odd answer kill the reader
+                    log.exception("ami %s: bad answer to %s", self.server, pending.action)
+                    pending.fail(
+                        AmiError(f"bad answer: {exc!r}", action=pending.action, server=self.server)
+                    )
+                    return
+                if consumed:
+                    return
         if msg.kind != "event" or self._on_event is None:
             return
         self.events_received += 1

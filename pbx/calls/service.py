@@ -148,9 +148,13 @@ class Telephony:
         return on_link
 
     def _on_resync(self, snap: ResyncSnapshot) -> None:
-        events = self.tracker.reconcile(
-            snap.server, snap.channels, snap.queue_entries, snap.queue_members, at=snap.at
-        )
+        try:
+            events = self.tracker.reconcile(
+                snap.server, snap.channels, snap.queue_entries, snap.queue_members, at=snap.at
+            )
+        except Exception:  # the link is up all the same: consumers must hear about it
+            log.exception("tracker: reconcile of %s failed", snap.server)
+            events = []
         events.append(AmiLinkChanged(snap.server, snap.at, True, "resynced"))
         self._publish(events)
 

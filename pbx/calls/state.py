@@ -46,7 +46,8 @@ def duration_seconds(value: str | None) -> int:
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
         return 0
     h, m, sec = (int(p) for p in parts)
-    return h * 3600 + m * 60 + sec
+    # capped at a week: a garbage value must not move a start time out of datetime's range
+    return min(h * 3600 + m * 60 + sec, 7 * 86400)
 
 
 def cid_num(value: str | None) -> str | None:

@@ -7,8 +7,6 @@ final record); an event row is keyed by a digest of its content (``ON CONFLICT D
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -20,7 +18,6 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from pbx.calls.bus import Subscription
 from pbx.calls.events import CallEnded, CallEvent, CallKey, CallRecordView, DomainEvent
 
 log = logging.getLogger(__name__)
@@ -29,7 +26,14 @@ CurrentRecord = Callable[[CallKey], CallRecordView | None]
 
 
 def _ts(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+    """Epoch seconds → timestamptz. Raises ``ValueError`` for a value no datetime can hold
+    (``nan``, ``inf``, ``1e300``): the persister then skips that one event."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise ValueError(f"bad call time {value!r}: {exc}") from None
 
 
 def event_data(event: CallEvent) -> dict[str, Any]:
@@ -152,37 +156,6 @@ class CallStore:
             linkedid,
         )
         return [dict(r) for r in rows]
-
-
-async def run_persister(
-    store: CallStore,
-    sub: Subscription,
-    current: CurrentRecord,
-    *,
-    batch: int = 500,
-    retry_delay: float = 1.0,
-) -> None:
-    """Background task: drain ``sub`` into ``store`` in batches; a database error is logged
-    and the batch retried (events keep queueing in the subscription meanwhile)."""
-    while True:
-        first = await sub.get()
-        pending: list[DomainEvent] = [first]
-        while len(pending) < batch and (e := sub.get_nowait()) is not None:
-            pending.append(e)
-        while True:
-            try:
-                await store.apply(pending, current)
-                break
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.error("call store: write failed (%s); retrying", exc)
-                await asyncio.sleep(retry_delay)
-
-
-async def stop_task(task: asyncio.Task[None]) -> None:
-    """Cancel and await a background task."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 CALL_STORE: web.AppKey[CallStore] = web.AppKey("call_store", CallStore)

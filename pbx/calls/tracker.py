@@ -15,11 +15,15 @@ Rules (from the real Asterisk 22 traces, ``asterisk-traces/README.md``):
 * A call ends when its last live channel hangs up; later events for it are ignored, so
   duplicates and stragglers never create a second record.
 * ``QueueCallerLeave`` comes *before* ``AgentConnect`` (obs. 5): it is not an abandon.
+* A ``Timestamp:`` that is not finite or is more than ``MAX_CLOCK_SKEW`` off the clock
+  (``nan``, ``inf``, ``1e300``) is replaced by the clock: it would poison every stored time.
+* A resync item that is malformed is skipped and logged; the rest of the resync still applies.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 
@@ -40,7 +44,7 @@ from pbx.calls.queue_rules import QueueRules
 from pbx.calls.record import CallRecord
 from pbx.calls.state import Channel, local_target, to_int
 
-__all__ = ["CallTracker", "local_target"]
+__all__ = ["MAX_CLOCK_SKEW", "CallTracker", "local_target"]
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +62,16 @@ _WATCHED_VARS = frozenset(
 )
 _OUTBOUND_MARKERS = frozenset({dialplan.VAR_SURVEY_ORDER, dialplan.VAR_OUTBOUND})
 
+MAX_CLOCK_SKEW = 86400.0
+"""Seconds an AMI ``Timestamp:`` may be off the local clock before it is distrusted."""
+
 
 class CallTracker(QueueRules, BridgeRules):
     """Builds call records from AMI messages. See the module docstring for the rules.
 
-    ``CallTracker(inbound_contexts=..., clock=time.time, remember_ended=20000)``.
+    ``CallTracker(inbound_contexts=..., clock=time.time, remember_ended=20000,
+    max_skew=MAX_CLOCK_SKEW)``: a ``Timestamp:`` further than ``max_skew`` seconds from the
+    clock is replaced by the clock (``None``: any finite value, for replaying old traces).
     """
 
     def __init__(
@@ -71,10 +80,12 @@ class CallTracker(QueueRules, BridgeRules):
         inbound_contexts: Iterable[str] = dialplan.INBOUND_CONTEXTS,
         clock: Callable[[], float] = time.time,
         remember_ended: int = 20000,
+        max_skew: float | None = MAX_CLOCK_SKEW,
     ) -> None:
         super().__init__(
             inbound_contexts=inbound_contexts, clock=clock, remember_ended=remember_ended
         )
+        self.max_skew = max_skew
         self._handlers.update(
             {
                 "Newchannel": self._on_newchannel,
@@ -95,15 +106,7 @@ class CallTracker(QueueRules, BridgeRules):
         if handler is None:
             return []
         self.stats["messages"] += 1
-        ts = msg.fields.get("Timestamp")
-        at: float
-        if ts:
-            try:
-                at = float(ts)
-            except ValueError:
-                at = self._clock()
-        else:
-            at = self._clock()
+        at = self._event_time(msg.fields.get("Timestamp"))
         try:
             return handler(msg, at)
         except (KeyError, ValueError, TypeError) as exc:
@@ -111,6 +114,26 @@ class CallTracker(QueueRules, BridgeRules):
             self.stats["bad"] += 1
             log.warning("tracker: ignored %s from %s: %r", msg.name, msg.server, exc)
             return []
+
+    def _event_time(self, raw: str | None) -> float:
+        """The message's ``Timestamp:`` when it is plausible, else the clock. ``nan``, ``inf``
+        or ``1e300`` would poison every record and stored time derived from it (a datetime
+        cannot hold them), so only a finite value within ``max_skew`` of the clock counts."""
+        now = self._clock()
+        if not raw:
+            return now
+        try:
+            ts = float(raw)
+        except ValueError:
+            ts = math.nan
+        if math.isfinite(ts) and (self.max_skew is None or abs(ts - now) <= self.max_skew):
+            return ts
+        n = self.stats["bad_timestamp"] = self.stats.get("bad_timestamp", 0) + 1
+        if n == 1 or n % 1000 == 0:  # a server with a wrong clock would flood the log
+            log.warning(
+                "tracker: implausible Timestamp %r (%d so far); using the clock", raw[:40], n
+            )
+        return now
 
     def get(self, key: CallKey) -> CallRecord | None:
         """The open call record for ``key`` (None once ended)."""
@@ -171,6 +194,9 @@ class CallTracker(QueueRules, BridgeRules):
         ``ended_during_disconnect``. Channels unknown to us are adopted like a ``Newchannel``."""
         now = at if at is not None else self._clock()
         epoch = self._epoch.get(server, 0)
+        # Every item is guarded: one malformed item (a QueueMember without Queue, a channel
+        # without Linkedid) is skipped and logged; the events already produced are kept, so
+        # the CallEnded of calls closed here are always published.
         out: list[DomainEvent] = []
         live_ids: set[str] = set()
         for item in channels:
@@ -180,17 +206,15 @@ class CallTracker(QueueRules, BridgeRules):
             live_ids.add(uid)
             if (server, uid) not in self._channels:
                 item.server = server
-                out.extend(self._on_newchannel(item, now, adopted=True))
+                out.extend(self._resync_item(server, item, self._adopt, item, now))
         for (srv, uid), ch in list(self._channels.items()):
             # pending legs (spy legs, internal calls) whose Hangup was lost while down
             if srv == server and ch.call is None and uid not in live_ids and ch.epoch < epoch:
                 del self._channels[(srv, uid)]
         for call in list(self._calls.values()):
-            if call.server != server:
-                continue
-            gone = [u for u in call.live if u not in live_ids]
-            if call.epoch >= epoch and epoch:
+            if call.server != server or (call.epoch >= epoch and epoch):
                 continue  # a live event after the reconnect proves it exists
+            gone = [u for u in call.live if u not in live_ids]
             for uid in gone:
                 call.live.discard(uid)
                 call.ringing.pop(uid, None)
@@ -199,27 +223,49 @@ class CallTracker(QueueRules, BridgeRules):
                 call.disconnected_end = True
                 out.extend(self._end(call, now))
         for entry in queue_entries:
-            uid = entry.get("Uniqueid")
-            entry_ch = self._channels.get((server, uid or ""))
-            waiting = self._calls.get(entry_ch.call) if entry_ch and entry_ch.call else None
-            if waiting is not None and waiting.queue_joined_at is None:
-                call = waiting
-                wait = to_int(entry.get("Wait")) or 0
-                call.queue = entry.get("Queue")
-                call.queue_joined_at = now - wait
-                out.append(
-                    QueueJoined(
-                        server,
-                        now,
-                        call.linkedid,
-                        call.queue or "",
-                        to_int(entry.get("Position")),
-                        entry_ch.name if entry_ch else "",
-                    )
-                )
+            out.extend(self._resync_item(server, entry, self._resync_entry, server, entry, now))
         for m in members:
-            out.append(self._member_event(server, now, m, "snapshot"))
+            out.extend(
+                self._resync_item(
+                    server, m, lambda m: [self._member_event(server, now, m, "snapshot")], m
+                )
+            )
         return out
+
+    def _resync_item(
+        self,
+        server: str,
+        item: AmiMessage,
+        fn: Callable[..., list[DomainEvent]],
+        *args: object,
+    ) -> list[DomainEvent]:
+        """``fn(*args)`` for one resync item; a malformed item is counted, logged, skipped."""
+        try:
+            return fn(*args)
+        except Exception as exc:  # never let one item abort the whole resync
+            self.stats["bad"] += 1
+            log.warning("tracker: resync of %s skipped a bad %s: %r", server, item.name, exc)
+            return []
+
+    def _adopt(self, item: AmiMessage, now: float) -> list[DomainEvent]:
+        return self._on_newchannel(item, now, adopted=True)
+
+    def _resync_entry(self, server: str, entry: AmiMessage, now: float) -> list[DomainEvent]:
+        """A ``QueueEntry`` (caller waiting in a queue) of a call we did not see join."""
+        uid = entry.get("Uniqueid")
+        entry_ch = self._channels.get((server, uid or ""))
+        waiting = self._calls.get(entry_ch.call) if entry_ch and entry_ch.call else None
+        if waiting is None or waiting.queue_joined_at is not None or entry_ch is None:
+            return []
+        # a bogus huge Wait must not move the join time out of any datetime's range
+        wait = min(max(to_int(entry.get("Wait")) or 0, 0), 86400)
+        queue = entry.get("Queue")
+        event = QueueJoined(
+            server, now, waiting.linkedid, queue or "", to_int(entry.get("Position")), entry_ch.name
+        )
+        waiting.queue = queue
+        waiting.queue_joined_at = now - wait
+        return [event]
 
     # ------------------------------------------------------------------ channel lifecycle
     def _on_newchannel(

@@ -30,7 +30,7 @@ def messages(name: str, server: str = "pbx1") -> list[AmiMessage]:
 
 
 def run(name: str) -> tuple[CallTracker, list[DomainEvent], list[CallRecordView]]:
-    tracker = CallTracker(clock=lambda: 0.0)
+    tracker = CallTracker(clock=lambda: 0.0, max_skew=None)
     events: list[DomainEvent] = []
     for m in messages(name):
         events += tracker.handle(m)
@@ -243,7 +243,7 @@ def test_traces_without_calls() -> None:
 
 def test_duplicated_events_never_duplicate_records() -> None:
     """Every message delivered twice (a proxy or a replay bug): same records, same events."""
-    tracker = CallTracker()
+    tracker = CallTracker(max_skew=None)
     out: list[DomainEvent] = []
     for m in messages("06-blind-transfer"):
         out += tracker.handle(m)
@@ -255,7 +255,7 @@ def test_duplicated_events_never_duplicate_records() -> None:
 
 
 def test_two_servers_with_the_same_ids_stay_apart() -> None:
-    tracker = CallTracker()
+    tracker = CallTracker(max_skew=None)
     a, b = messages("02-inbound-answered", "pbx1"), messages("02-inbound-answered", "pbx2")
     ended = []
     for ma, mb in zip(a, b, strict=True):
@@ -268,7 +268,7 @@ def test_two_servers_with_the_same_ids_stay_apart() -> None:
 
 def test_shuffled_stragglers_after_the_end_are_ignored() -> None:
     """Events re-delivered after the call ended (out of order) change nothing."""
-    tracker = CallTracker()
+    tracker = CallTracker(max_skew=None)
     msgs = messages("02-inbound-answered")
     for m in msgs:
         tracker.handle(m)
@@ -279,7 +279,7 @@ def test_shuffled_stragglers_after_the_end_are_ignored() -> None:
 
 
 def test_call_for_agent_follows_the_agent_leg() -> None:
-    tracker = CallTracker()
+    tracker = CallTracker(max_skew=None)
     seen = []
     for m in messages("06-blind-transfer"):
         tracker.handle(m)
@@ -299,7 +299,7 @@ def test_backend_restarted_mid_call_adopts_it_from_the_resync() -> None:
     items = [m for m in msgs if m.name == "CoreShowChannel"]
     assert len(items) == 2
     cut = msgs.index(items[-1])
-    tracker = CallTracker()
+    tracker = CallTracker(max_skew=None)
     tracker.link_up("pbx1", 1795838180.0)
     out = tracker.reconcile("pbx1", items, at=1795838180.0)
     assert [e.kind for e in out] == ["CallStarted"]
@@ -313,7 +313,7 @@ def test_backend_restarted_mid_call_adopts_it_from_the_resync() -> None:
 
 
 def test_reconcile_keeps_live_calls_and_closes_vanished_ones_once() -> None:
-    tracker = CallTracker()
+    tracker = CallTracker(max_skew=None)
     msgs = messages("09-queue-members")
     join = next(i for i, m in enumerate(msgs) if m.name == "QueueCallerJoin")
     for m in msgs[: join + 1]:
@@ -348,7 +348,7 @@ def test_local_reordering_never_duplicates_or_crashes(name: str) -> None:
         for _ in range(len(msgs) // 4):
             i = rnd.randrange(1, len(msgs) - 1)
             msgs[i], msgs[i + 1] = msgs[i + 1], msgs[i]
-        tracker = CallTracker()
+        tracker = CallTracker(max_skew=None)
         ended = [e for m in msgs for e in tracker.handle(m) if isinstance(e, CallEnded)]
         keys = [e.key for e in ended]
         assert len(keys) == len(set(keys)) and len(keys) >= 1
