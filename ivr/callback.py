@@ -11,10 +11,15 @@ The dial-back job (kind :data:`CALLBACK_JOB`) always dials the *earliest-placed*
 request, so requests are called back in queue order whichever job runs first; the answered
 citizen enters ``callback@hotline-outbound`` with ``HOTLINE_QUEUE`` set, where the dialplan
 queues them for the next free agent.
+
+A claimed request is always settled: a cancelled dial (``JobRunner.stop()`` after its grace)
+puts it back to pending without counting the attempt; a request left ``dialling`` by a worker
+that died mid-Originate is reclaimed by the next run as a failed attempt (retry rules apply).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -130,6 +135,7 @@ class CallbackService:
         store, now = self.deps.store, self.deps.clock()
         if self.deps.originator is None:
             raise RuntimeError("no AMI originator configured for callbacks")
+        await self._reclaim_abandoned(now)
         nxt = await store.next_callback(now)
         if nxt is None:
             return {"dialled": None}
@@ -144,22 +150,49 @@ class CallbackService:
         req = await store.claim_callback(nxt.id)
         if req is None:
             return {"dialled": None}
-        outcome = await self.deps.originator.originate(OriginateRequest(
-            channel=self.config.callback_trunk.format(number=req.number),
-            context=self.config.callback_context, exten=self.config.callback_exten,
-            timeout_s=self.config.originate_timeout_s,
-            variables={"HOTLINE_OUTBOUND": "callback", "HOTLINE_CALLBACK_FOR": req.call_id,
-                       "HOTLINE_CALLBACK_ID": str(req.id), "HOTLINE_QUEUE": req.queue,
-                       "HOTLINE_CHOICE": req.choice or ""}))
+        try:
+            outcome = await self.deps.originator.originate(OriginateRequest(
+                channel=self.config.callback_trunk.format(number=req.number),
+                context=self.config.callback_context, exten=self.config.callback_exten,
+                timeout_s=self.config.originate_timeout_s,
+                variables={"HOTLINE_OUTBOUND": "callback", "HOTLINE_CALLBACK_FOR": req.call_id,
+                           "HOTLINE_CALLBACK_ID": str(req.id), "HOTLINE_QUEUE": req.queue,
+                           "HOTLINE_CHOICE": req.choice or ""}))
+        except asyncio.CancelledError:
+            # Shutdown mid-Originate: the citizen keeps their place and the job (released by
+            # the runner) dials again. The Originate already sent may still ring them once.
+            await asyncio.shield(store.release_callback(req.id))
+            raise
+        except Exception:
+            log.exception("callback %s: Originate raised; counted as a failed dial", req.id)
+            outcome = DialOutcome.FAILED
+        # Shielded: a cancellation now must not lose the outcome of a dial that took place.
+        await asyncio.shield(self._settle(req, outcome, now))
+        return {"dialled": req.id, "outcome": outcome.value, "attempt": req.attempts}
+
+    async def _settle(self, req: CallbackRequest, outcome: DialOutcome, now: datetime) -> None:
+        store = self.deps.store
         if outcome == DialOutcome.ANSWERED:
             await store.settle_callback(req.id, CallbackStatus.DONE, outcome.value)
         elif req.attempts < self.config.callback_max_attempts:
             later = now + self.config.callback_retry_delay
-            await store.settle_callback(req.id, CallbackStatus.PENDING, outcome.value, later)
-            await self.deps.jobs.enqueue(CALLBACK_JOB, {"request_id": req.id}, run_at=later,
-                                         dedupe_key=f"{CALLBACK_JOB}:{req.id}:{req.attempts}")
+            if await store.settle_callback(req.id, CallbackStatus.PENDING, outcome.value, later):
+                await self._enqueue_retry(req, later)
         else:
             await store.settle_callback(req.id, CallbackStatus.FAILED, outcome.value)
             log.warning("callback %s to %s failed after %d attempts", req.id, req.number,
                         req.attempts)
-        return {"dialled": req.id, "outcome": outcome.value, "attempt": req.attempts}
+
+    async def _enqueue_retry(self, req: CallbackRequest, later: datetime) -> None:
+        await self.deps.jobs.enqueue(CALLBACK_JOB, {"request_id": req.id}, run_at=later,
+                                     dedupe_key=f"{CALLBACK_JOB}:{req.id}:{req.attempts}")
+
+    async def _reclaim_abandoned(self, now: datetime) -> None:
+        """Requests a dead worker left ``dialling``: a failed attempt each (retry rules)."""
+        later = now + self.config.callback_retry_delay
+        for req in await self.deps.store.reclaim_callbacks(
+                self.config.dial_stale_after, self.config.callback_max_attempts, later):
+            if req.status == CallbackStatus.PENDING:
+                await self._enqueue_retry(req, later)
+            log.warning("callback %s to %s was left dialling (attempt %d): %s", req.id,
+                        req.number, req.attempts, req.status.value)

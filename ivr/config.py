@@ -75,6 +75,18 @@ class IvrConfig:
     """Local (Asia/Shanghai) windows in which citizens may be called."""
     timezone: str = "Asia/Shanghai"
     originate_timeout_s: int = 30
+    dial_stale_margin: timedelta = timedelta(seconds=60)
+    """A callback / survey row still ``dialling`` this long after ``originate_timeout_s`` was
+    left by a worker that died (SIGKILL, crash) mid-Originate: the next run reclaims it as a
+    failed attempt. The AMI originator waits ``timeout_s + 10`` s, so 60 s leaves room."""
+    survey_answered_stale_after: timedelta = timedelta(minutes=10)
+    """An ``answered`` survey with no result after this long (the survey AGI never ran or
+    died) is retried or given up under the retry rules."""
+
+    @property
+    def dial_stale_after(self) -> timedelta:
+        """How long a row may stay ``dialling`` before it counts as abandoned."""
+        return timedelta(seconds=self.originate_timeout_s) + self.dial_stale_margin
 
     def prompt(self, prompt_id: str) -> str:
         """The file name Asterisk plays for ``prompt_id``."""

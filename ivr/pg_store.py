@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from ivr.records import IvrCallRecord
 from ivr.store import CallbackRequest, CallbackStatus, SurveyJob, SurveyStatus
+
+# Staleness is judged by the database clock (the one that writes updated_at), so workers with
+# skewed clocks agree on when a `dialling` row has been abandoned.
 
 
 def _callback(r: asyncpg.Record) -> CallbackRequest:
@@ -15,7 +18,7 @@ def _callback(r: asyncpg.Record) -> CallbackRequest:
         id=r["id"], call_id=r["call_id"], caller=r["caller"], number=r["number"],
         queue=r["queue"], choice=r["choice"], place_at=r["place_at"],
         status=CallbackStatus(r["status"]), attempts=r["attempts"], not_before=r["not_before"],
-        last_outcome=r["last_outcome"])
+        last_outcome=r["last_outcome"], updated_at=r["updated_at"])
 
 
 def _survey(r: asyncpg.Record) -> SurveyJob:
@@ -23,7 +26,7 @@ def _survey(r: asyncpg.Record) -> SurveyJob:
         id=r["id"], order_number=r["order_number"], phone=r["phone"],
         status=SurveyStatus(r["status"]), attempts=r["attempts"], max_attempts=r["max_attempts"],
         next_attempt_at=r["next_attempt_at"], rating=r["rating"], last_outcome=r["last_outcome"],
-        call_id=r["call_id"])
+        call_id=r["call_id"], updated_at=r["updated_at"])
 
 
 class PgIvrStore:
@@ -96,12 +99,35 @@ class PgIvrStore:
         return _callback(row) if row else None
 
     async def settle_callback(self, request_id: int, status: CallbackStatus, outcome: str,
-                              not_before: datetime | None = None) -> None:
-        """Record a dial attempt's result."""
-        await self.pool.execute(
+                              not_before: datetime | None = None) -> bool:
+        """Record a dial attempt's result (only on a request still ``dialling``)."""
+        done = await self.pool.execute(
             """UPDATE ivr_callback_requests
                SET status = $2, last_outcome = $3, not_before = $4, updated_at = now()
-               WHERE id = $1""", request_id, status.value, outcome, not_before)
+               WHERE id = $1 AND status = 'dialling'""",
+            request_id, status.value, outcome, not_before)
+        return done.endswith(" 1")
+
+    async def release_callback(self, request_id: int) -> bool:
+        """Dialling → pending, the attempt not counted (cancelled dial)."""
+        done = await self.pool.execute(
+            """UPDATE ivr_callback_requests
+               SET status = 'pending', attempts = greatest(attempts - 1, 0), updated_at = now()
+               WHERE id = $1 AND status = 'dialling'""", request_id)
+        return done.endswith(" 1")
+
+    async def reclaim_callbacks(self, stale_after: timedelta, max_attempts: int,
+                                retry_at: datetime) -> list[CallbackRequest]:
+        """Abandoned ``dialling`` requests → pending at ``retry_at`` or failed (one UPDATE, so
+        two workers cannot both reclaim a request)."""
+        rows = await self.pool.fetch(
+            """UPDATE ivr_callback_requests
+               SET status = CASE WHEN attempts < $2 THEN 'pending' ELSE 'failed' END,
+                   not_before = CASE WHEN attempts < $2 THEN $3::timestamptz END,
+                   last_outcome = 'lost', updated_at = now()
+               WHERE status = 'dialling' AND updated_at < now() - $1::interval
+               RETURNING *""", stale_after, max_attempts, retry_at)
+        return [_callback(r) for r in rows]
 
     async def get_callback(self, request_id: int) -> CallbackRequest | None:
         """One request."""
@@ -151,11 +177,14 @@ class PgIvrStore:
             order_number)
         return _survey(row) if row else None
 
-    async def update_survey(self, job: SurveyJob) -> None:
-        """Write the mutable fields."""
-        await self.pool.execute(
+    async def update_survey(self, job: SurveyJob, *, expect: SurveyStatus | None = None,
+                            idle_for: timedelta | None = None) -> bool:
+        """Write the mutable fields (conditionally on ``expect`` / ``idle_for``)."""
+        done = await self.pool.execute(
             """UPDATE ivr_surveys SET status = $2, attempts = $3, next_attempt_at = $4,
                       rating = $5, last_outcome = $6, call_id = $7, updated_at = now()
-               WHERE id = $1""",
+               WHERE id = $1 AND ($8::text IS NULL OR status = $8)
+                 AND ($9::interval IS NULL OR updated_at <= now() - $9::interval)""",
             job.id, job.status.value, job.attempts, job.next_attempt_at, job.rating,
-            job.last_outcome, job.call_id)
+            job.last_outcome, job.call_id, expect.value if expect else None, idle_for)
+        return done.endswith(" 1")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -40,6 +40,8 @@ class CallbackRequest:
     attempts: int = 0
     not_before: datetime | None = None
     last_outcome: str | None = None
+    updated_at: datetime | None = None
+    """Last change (the store's clock): how long a ``dialling`` row has been in flight."""
 
 
 class SurveyStatus(StrEnum):
@@ -72,6 +74,8 @@ class SurveyJob:
     rating: int | None = None
     last_outcome: str | None = None
     call_id: str | None = None
+    updated_at: datetime | None = None
+    """Last change (the store's clock)."""
 
 
 class IvrStore(Protocol):
@@ -91,8 +95,18 @@ class IvrStore(Protocol):
         """Pending → dialling, attempts + 1; None if someone else took it."""
 
     async def settle_callback(self, request_id: int, status: CallbackStatus, outcome: str,
-                              not_before: datetime | None = None) -> None:
-        """Record the result of a dial attempt."""
+                              not_before: datetime | None = None) -> bool:
+        """Record the result of a dial attempt on a ``dialling`` request; False (nothing
+        written) if it is no longer dialling (reclaimed as abandoned meanwhile)."""
+
+    async def release_callback(self, request_id: int) -> bool:
+        """Dialling → pending without counting the attempt (the dial was cancelled)."""
+
+    async def reclaim_callbacks(self, stale_after: timedelta, max_attempts: int,
+                                retry_at: datetime) -> list[CallbackRequest]:
+        """Settle requests left ``dialling`` longer than ``stale_after`` (their worker died) as
+        a failed attempt ``lost``: back to pending at ``retry_at`` while ``attempts <
+        max_attempts``, else failed. Returns the settled requests."""
 
     async def get_callback(self, request_id: int) -> CallbackRequest | None:
         """One request."""
@@ -113,8 +127,10 @@ class IvrStore(Protocol):
     async def survey_for_order(self, order_number: str) -> SurveyJob | None:
         """The order's latest survey job."""
 
-    async def update_survey(self, job: SurveyJob) -> None:
-        """Write the mutable fields of ``job``."""
+    async def update_survey(self, job: SurveyJob, *, expect: SurveyStatus | None = None,
+                            idle_for: timedelta | None = None) -> bool:
+        """Write the mutable fields of ``job``. With ``expect``, only if the stored status is
+        ``expect`` (and with ``idle_for``, unchanged for at least that long); False if not."""
 
 
 class JobSink(Protocol):
@@ -123,6 +139,10 @@ class JobSink(Protocol):
     async def enqueue(self, kind: str, payload: dict[str, Any], *, dedupe_key: str | None = None,
                       run_at: datetime | None = None, max_attempts: int = 5) -> int:
         """Add a job (idempotent per ``dedupe_key``)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class InMemoryIvrStore:
@@ -145,7 +165,7 @@ class InMemoryIvrStore:
             if existing.number == request.number and existing.status in (
                     CallbackStatus.PENDING, CallbackStatus.DIALLING):
                 return existing
-        stored = replace(request, id=next(self._ids))
+        stored = replace(request, id=next(self._ids), updated_at=_now())
         self.callbacks[stored.id] = stored
         return stored
 
@@ -160,16 +180,43 @@ class InMemoryIvrStore:
         r = self.callbacks.get(request_id)
         if r is None or r.status != CallbackStatus.PENDING:
             return None
-        r = replace(r, status=CallbackStatus.DIALLING, attempts=r.attempts + 1)
+        r = replace(r, status=CallbackStatus.DIALLING, attempts=r.attempts + 1,
+                    updated_at=_now())
         self.callbacks[request_id] = r
         return r
 
     async def settle_callback(self, request_id: int, status: CallbackStatus, outcome: str,
-                              not_before: datetime | None = None) -> None:
-        """Update status and outcome."""
+                              not_before: datetime | None = None) -> bool:
+        """Update status and outcome of a dialling request."""
         r = self.callbacks[request_id]
+        if r.status != CallbackStatus.DIALLING:
+            return False
         self.callbacks[request_id] = replace(r, status=status, last_outcome=outcome,
-                                             not_before=not_before)
+                                             not_before=not_before, updated_at=_now())
+        return True
+
+    async def release_callback(self, request_id: int) -> bool:
+        """Dialling → pending, attempt not counted."""
+        r = self.callbacks.get(request_id)
+        if r is None or r.status != CallbackStatus.DIALLING:
+            return False
+        self.callbacks[request_id] = replace(r, status=CallbackStatus.PENDING,
+                                             attempts=max(r.attempts - 1, 0), updated_at=_now())
+        return True
+
+    async def reclaim_callbacks(self, stale_after: timedelta, max_attempts: int,
+                                retry_at: datetime) -> list[CallbackRequest]:
+        """Abandoned dialling requests → pending at ``retry_at`` or failed."""
+        cutoff, out = _now() - stale_after, []
+        for r in list(self.callbacks.values()):
+            if r.status == CallbackStatus.DIALLING and r.updated_at and r.updated_at < cutoff:
+                again = r.attempts < max_attempts
+                r = replace(r, status=CallbackStatus.PENDING if again else CallbackStatus.FAILED,
+                            not_before=retry_at if again else None, last_outcome="lost",
+                            updated_at=_now())
+                self.callbacks[r.id] = r
+                out.append(r)
+        return out
 
     async def get_callback(self, request_id: int) -> CallbackRequest | None:
         """One request."""
@@ -194,7 +241,7 @@ class InMemoryIvrStore:
         if current and not current.status.final:
             return current
         job = SurveyJob(next(self._ids), order_number, phone, max_attempts=max_attempts,
-                        next_attempt_at=next_attempt_at)
+                        next_attempt_at=next_attempt_at, updated_at=_now())
         self.surveys[job.id] = job
         return job
 
@@ -207,9 +254,17 @@ class InMemoryIvrStore:
         jobs = [j for j in self.surveys.values() if j.order_number == order_number]
         return max(jobs, key=lambda j: j.id, default=None)
 
-    async def update_survey(self, job: SurveyJob) -> None:
-        """Replace."""
-        self.surveys[job.id] = job
+    async def update_survey(self, job: SurveyJob, *, expect: SurveyStatus | None = None,
+                            idle_for: timedelta | None = None) -> bool:
+        """Replace (conditionally, see `IvrStore.update_survey`)."""
+        current = self.surveys.get(job.id)
+        if expect is not None and (current is None or current.status != expect):
+            return False
+        if idle_for is not None and (current is None or current.updated_at is None
+                                     or current.updated_at > _now() - idle_for):
+            return False
+        self.surveys[job.id] = replace(job, updated_at=_now())
+        return True
 
 
 class ListJobSink:
