@@ -12,6 +12,7 @@ from aiohttp import WSMsgType, web
 from kit.auth import PLATFORM_ROLES, READ_ROLES, SUPERVISOR_ROLES
 from kit.errors import BadRequest, NotFound
 from kit.http import Routes, json_response, principal, read_json
+from recordings.access import may_see_call, require_call
 from recordings.drafts import EDIT_SCHEMA
 from recordings.files import PathEscapeError, absolute_path
 from recordings.service import FEATURE_KINDS, RECORDINGS
@@ -30,6 +31,13 @@ def _call_id(request: web.Request) -> str:
     return call_id
 
 
+async def _visible_call_id(request: web.Request) -> str:
+    """The route's call id, after the access rule of ``recordings.access`` (404 otherwise)."""
+    call_id = _call_id(request)
+    await require_call(request.app[RECORDINGS].registry.pool, principal(request), call_id)
+    return call_id
+
+
 def _int(request: web.Request, name: str) -> int:
     try:
         return int(request.match_info[name])
@@ -41,7 +49,7 @@ def _int(request: web.Request, name: str) -> int:
             summary="List a call's recordings (录音) with size, duration and checksum")
 async def list_recordings(request: web.Request) -> web.Response:
     rec = request.app[RECORDINGS]
-    rows = await rec.registry.files(_call_id(request))
+    rows = await rec.registry.files(await _visible_call_id(request))
     return json_response({"recordings": [{k: r[k] for k in _RECORDING_FIELDS} for r in rows]})
 
 
@@ -50,7 +58,11 @@ async def list_recordings(request: web.Request) -> web.Response:
 async def recording_audio(request: web.Request) -> web.StreamResponse:
     rec = request.app[RECORDINGS]
     row = await rec.registry.pool.fetchrow(
-        "SELECT path, state FROM recordings WHERE id = $1", _int(request, "recording_id"))
+        "SELECT call_id, path, state FROM recordings WHERE id = $1",
+        _int(request, "recording_id"))
+    if row is not None and not await may_see_call(rec.registry.pool, principal(request),
+                                                  row["call_id"]):
+        row = None  # the same answer as for an unknown id: existence is not revealed
     if row is None or row["state"] != "registered":
         state = row["state"] if row else None
         raise NotFound("录音不存在或已删除 (recording not available)",
@@ -71,7 +83,7 @@ async def recording_audio(request: web.Request) -> web.StreamResponse:
             summary="The call's transcript: dialogue with speaker labels and word timings")
 async def call_transcript(request: web.Request) -> web.Response:
     rec = request.app[RECORDINGS]
-    call_id = _call_id(request)
+    call_id = await _visible_call_id(request)
     row = await rec.registry.pool.fetchrow("SELECT * FROM transcripts WHERE call_id = $1", call_id)
     if row is None:
         job = await rec.registry.pool.fetchrow(
@@ -94,27 +106,29 @@ async def order_transcript(request: web.Request) -> web.Response:
 @routes.get("/api/calls/{call_id}/draft", roles=PLATFORM_ROLES,
             summary="The work-order draft from the citizen's words (工单草稿)")
 async def get_draft(request: web.Request) -> web.Response:
-    return json_response(await request.app[RECORDINGS].drafts.get(_call_id(request)))
+    return json_response(await request.app[RECORDINGS].drafts.get(
+        await _visible_call_id(request)))
 
 
 @routes.patch("/api/calls/{call_id}/draft", roles=PLATFORM_ROLES, body=EDIT_SCHEMA,
               summary="Edit the draft (category, summary, phones, addresses, units)")
 async def edit_draft(request: web.Request) -> web.Response:
+    call_id = await _visible_call_id(request)
     body = await read_json(request, EDIT_SCHEMA)
     who = principal(request)
-    return json_response(await request.app[RECORDINGS].drafts.edit(
-        _call_id(request), body, who.user_id))
+    return json_response(await request.app[RECORDINGS].drafts.edit(call_id, body, who.user_id))
 
 
 @routes.post("/api/calls/{call_id}/draft/confirm", roles=PLATFORM_ROLES, body=EDIT_SCHEMA,
              summary="Confirm the draft, optionally with last edits")
 async def confirm_draft(request: web.Request) -> web.Response:
+    call_id = await _visible_call_id(request)
     body: dict[str, Any] = {}
     if request.can_read_body:
         body = await read_json(request, EDIT_SCHEMA)
     who = principal(request)
     return json_response(await request.app[RECORDINGS].drafts.edit(
-        _call_id(request), body, who.user_id, confirm=True))
+        call_id, body, who.user_id, confirm=True))
 
 
 _HOLD_SCHEMA = {"type": "object", "required": ["reason"], "additionalProperties": False,
@@ -175,7 +189,7 @@ async def requeue(request: web.Request) -> web.Response:
             summary="WebSocket: live transcript lines of a call in progress")
 async def live_transcript(request: web.Request) -> web.StreamResponse:
     rec = request.app[RECORDINGS]
-    call_id = _call_id(request)
+    call_id = await _visible_call_id(request)  # before the upgrade: a plain 404
     ws = web.WebSocketResponse(heartbeat=20)
     await ws.prepare(request)
     sub = rec.hub.subscribe(call_id)

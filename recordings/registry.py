@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,12 @@ class CaptureRegistry:
         self.transcribe = transcribe
 
     async def call_ended(self, call_id: str, files: Mapping[str, str],
-                         server_id: str | None = None) -> list[dict[str, Any]]:
+                         server_id: str | None = None,
+                         ended_at: datetime | None = None) -> list[dict[str, Any]]:
         """Record the call's files and schedule their registration. Idempotent per call and
         direction. A path outside the recordings directory is stored as ``rejected`` with an
-        alert (never silently dropped). Returns the recording rows."""
+        alert (never silently dropped). ``ended_at`` (default: now) is when the call ended, the
+        start of the retention clock. Returns the recording rows."""
         if not call_id:
             raise ValueError("call_id is required")
         unknown = set(files) - set(DIRECTIONS)
@@ -74,10 +77,10 @@ class CaptureRegistry:
                     rel, state, error = raw, "rejected", str(exc)
                 rid = await conn.fetchval(
                     """INSERT INTO recordings (call_id, server_id, direction, path, state,
-                                               last_error)
-                       VALUES ($1, $2, $3, $4, $5, $6)
+                                               last_error, call_ended_at)
+                       VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
                        ON CONFLICT (call_id, direction) DO NOTHING RETURNING id""",
-                    call_id, server_id, direction, rel, state, error)
+                    call_id, server_id, direction, rel, state, error, ended_at)
                 if rid is not None and state == "rejected":
                     log.error("recording path rejected", extra={"call_id": call_id,
                                                                 "path": raw})

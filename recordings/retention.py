@@ -24,8 +24,11 @@ class Retention:
     """Deletes old audio; holds keep it."""
 
     def __init__(self, pool: asyncpg.Pool, root: Path, max_age: timedelta,
-                 linker: OrderLinker | None = None) -> None:
+                 linker: OrderLinker | None = None, *, page_size: int = 1000) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
         self.pool, self.root, self.max_age, self.linker = pool, Path(root), max_age, linker
+        self.page_size = page_size
 
     async def add_hold(self, call_id: str, reason: str, user_id: int | None) -> dict[str, Any]:
         """Keep the call's audio regardless of age until released."""
@@ -62,37 +65,56 @@ class Retention:
         return kept
 
     async def run_once(self, now: datetime | None = None) -> dict[str, Any]:
-        """Delete what is due; returns counts and the calls kept (with why)."""
+        """Delete what is due; returns counts and the calls kept (with why).
+
+        Due rows are read in pages ordered by ``(call_ended_at, id)`` and each page starts after
+        the last row of the previous one (keyset paging), so recordings that must stay (holds,
+        open orders) never block the deletion of newer ones however many there are."""
         cutoff_sql = "coalesce($1::timestamptz, now()) - $2::interval"
-        due = await self.pool.fetch(
-            f"""SELECT id, call_id, path, size_bytes, sha256 FROM recordings
-                WHERE state = 'registered' AND call_ended_at < {cutoff_sql}
-                ORDER BY call_ended_at LIMIT 5000""", now, self.max_age)
-        kept = await self._kept_calls(sorted({r["call_id"] for r in due}))
+        kept: dict[str, str] = {}
         deleted = 0
-        for r in due:
-            if r["call_id"] in kept:
-                continue
-            async with self.pool.acquire() as conn, conn.transaction():
-                changed = await conn.execute(
-                    "UPDATE recordings SET state = 'deleted', deleted_at = now()"
-                    " WHERE id = $1 AND state = 'registered'", r["id"])
-                if not changed.endswith(" 1"):
-                    continue  # another instance got it
-                reason = f"retention: older than {self.max_age.days} days"
-                try:
-                    path = absolute_path(self.root, r["path"])
-                    await asyncio.to_thread(path.unlink)
-                except FileNotFoundError:
-                    reason += " (file was already gone)"
-                except PathEscapeError as exc:
-                    reason += f" (path not deleted: {exc})"
-                await conn.execute(
-                    """INSERT INTO recording_deletions (recording_id, call_id, path, size_bytes,
-                                                        sha256, reason)
-                       VALUES ($1, $2, $3, $4, $5, $6)""",
-                    r["id"], r["call_id"], r["path"], r["size_bytes"], r["sha256"], reason)
-                deleted += 1
+        after: tuple[datetime, int] | None = None
+        while True:
+            due = await self.pool.fetch(
+                f"""SELECT id, call_id, path, size_bytes, sha256, call_ended_at FROM recordings
+                    WHERE state = 'registered' AND call_ended_at < {cutoff_sql}
+                      AND ($3::timestamptz IS NULL OR (call_ended_at, id) > ($3, $4::bigint))
+                    ORDER BY call_ended_at, id LIMIT $5""",
+                now, self.max_age, after[0] if after else None, after[1] if after else None,
+                self.page_size)
+            if not due:
+                break
+            after = (due[-1]["call_ended_at"], due[-1]["id"])
+            page_kept = await self._kept_calls(sorted({r["call_id"] for r in due}))
+            kept.update(page_kept)
+            for r in due:
+                if r["call_id"] not in page_kept and await self._delete(r):
+                    deleted += 1
+            if len(due) < self.page_size:
+                break
         if deleted:
             log.info("retention deleted %d recordings", deleted)
         return {"deleted": deleted, "kept": kept}
+
+    async def _delete(self, r: asyncpg.Record) -> bool:
+        """Delete one recording's file and record why; False if another instance got it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            changed = await conn.execute(
+                "UPDATE recordings SET state = 'deleted', deleted_at = now()"
+                " WHERE id = $1 AND state = 'registered'", r["id"])
+            if not changed.endswith(" 1"):
+                return False  # another instance got it
+            reason = f"retention: older than {self.max_age.days} days"
+            try:
+                path = absolute_path(self.root, r["path"])
+                await asyncio.to_thread(path.unlink)
+            except FileNotFoundError:
+                reason += " (file was already gone)"
+            except PathEscapeError as exc:
+                reason += f" (path not deleted: {exc})"
+            await conn.execute(
+                """INSERT INTO recording_deletions (recording_id, call_id, path, size_bytes,
+                                                    sha256, reason)
+                   VALUES ($1, $2, $3, $4, $5, $6)""",
+                r["id"], r["call_id"], r["path"], r["size_bytes"], r["sha256"], reason)
+        return True

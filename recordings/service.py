@@ -15,7 +15,7 @@ from recordings.registry import CaptureRegistry
 from recordings.retention import Retention
 
 FEATURE_KINDS = ("recordings.register", "recordings.transcribe", "recordings.attach",
-                 "recordings.retention")
+                 "recordings.retention", "recordings.reconcile")
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from recordings.drafts import DraftStore
 from recordings.linking import ATTACH_KIND, OrderLinker, TranscriptLinks
 from recordings.live import LiveSessions, LiveTranscriptHub
 from recordings.live_fork import LiveForker
+from recordings.reconcile import RECONCILE_KIND, Reconciler
 from recordings.registry import REGISTER_KIND, CaptureRegistry
 from recordings.retention import RETENTION_KIND, Retention
 from recordings.service import ORDER_LINKER, RECORDINGS, Recordings
@@ -37,6 +38,8 @@ ROUTE_MODULES: list[str] = ["recordings.http"]
 
 MODEL_SETTING = "HOTLINE_STT_MODEL_DIR"
 RETENTION_EVERY = timedelta(hours=1)
+RECONCILE_EVERY = timedelta(seconds=45)
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class WorkflowOrderLinker:
@@ -83,12 +86,28 @@ def _dsn(app: web.Application) -> str:
     return app[DSN]
 
 
-async def _retention_clock(queue: JobQueue) -> None:
-    """Enqueue one retention run per hour across all instances (the dedupe key is the hour)."""
+async def _clock(queue: JobQueue, kind: str, every: timedelta, key_format: str,
+                 *, max_attempts: int = 3, sleep: Sleep = asyncio.sleep) -> None:
+    """Enqueue one ``kind`` job per period across all instances (the dedupe key is the period,
+    ``key_format`` is a strftime pattern). A database error is logged and retried after the
+    period: the clock must outlive a PostgreSQL restart."""
     while True:
-        hour = datetime.now(UTC).strftime("%Y%m%d%H")
-        await queue.enqueue(RETENTION_KIND, {}, dedupe_key=f"retention:{hour}", max_attempts=3)
-        await asyncio.sleep(RETENTION_EVERY.total_seconds())
+        key = datetime.now(UTC).strftime(key_format)
+        try:
+            await queue.enqueue(kind, {}, dedupe_key=key, max_attempts=max_attempts)
+        except Exception:
+            log.exception("could not enqueue %s (retrying in %ss)", kind, every.total_seconds())
+        await sleep(every.total_seconds())
+
+
+async def _retention_clock(queue: JobQueue, *, sleep: Sleep = asyncio.sleep) -> None:
+    """Enqueue one retention run per hour across all instances (the dedupe key is the hour)."""
+    await _clock(queue, RETENTION_KIND, RETENTION_EVERY, "retention:%Y%m%d%H", sleep=sleep)
+
+
+async def _reconcile_clock(queue: JobQueue, *, sleep: Sleep = asyncio.sleep) -> None:
+    """Enqueue one registration reconciliation per minute across all instances."""
+    await _clock(queue, RECONCILE_KIND, RECONCILE_EVERY, "reconcile:%Y%m%d%H%M", sleep=sleep)
 
 
 async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -132,14 +151,21 @@ async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
                 result = await rec.retention.run_once()
                 return {"deleted": result["deleted"], "kept": len(result["kept"])}
 
+            # The live CallEnded subscriber below is fast; this periodic job is the durable
+            # safety net for calls it missed (start-up, shutdown, a database error).
+            reconciler = Reconciler(pool, rec.registry)
             runner = JobRunner(queue, {REGISTER_KIND: rec.registry.handle_register,
                                        ATTACH_KIND: rec.links.handle_attach,
-                                       RETENTION_KIND: retention_job}, concurrency=2)
+                                       RETENTION_KIND: retention_job,
+                                       RECONCILE_KIND: reconciler.handle}, concurrency=2)
             runner.start()
             stack.push_async_callback(runner.stop)
             app[COMPONENTS].add("recordings.jobs", runner.status)
             clock = asyncio.create_task(_retention_clock(queue), name="recordings-retention")
             stack.push_async_callback(_cancel, clock)
+            reconcile = asyncio.create_task(_reconcile_clock(queue),
+                                            name="recordings-reconcile")
+            stack.push_async_callback(_cancel, reconcile)
         if transcribing:
             workers = WorkerPool(_dsn(app), root, count=settings.stt.workers,
                                  model_dir=settings.stt.model_dir, units=default_units_path())

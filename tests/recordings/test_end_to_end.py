@@ -131,13 +131,13 @@ async def test_transcript_not_ready_and_dead_letter_visible(app, client, users) 
     other = mixmonitor_files(rec.root, "other-call", citizen=CITIZEN)
     await rec.registry.call_ended(CALL, files)
     agent = await users.create_client("agent3", "agent")
-    resp = await agent.get(f"/api/calls/{CALL}/transcript")
+    sup = await users.create_client("sup1", "supervisor")  # an agent needs the call to be theirs
+    resp = await sup.get(f"/api/calls/{CALL}/transcript")
     assert resp.status == 404 and (await resp.json())["error"]["code"] == "transcript_not_ready"
     await rec.registry.call_ended("other-call", {"citizen": other["citizen"]})
     await drain(rec.queue, {REGISTER_KIND: rec.registry.handle_register})
     write_bytes(other["citizen"], b"RIFF....WAVEjunk")  # damaged after registration
     await _process(app)
-    sup = await users.create_client("sup1", "supervisor")
     resp = await sup.get("/api/recordings/jobs?state=dead")
     dead = (await resp.json())["jobs"]
     assert resp.status == 200
@@ -148,7 +148,8 @@ async def test_transcript_not_ready_and_dead_letter_visible(app, client, users) 
     assert resp.status == 200
     resp = await sup.post("/api/recordings/jobs/999999/requeue")
     assert resp.status == 404
-    assert (await agent.get(f"/api/calls/{CALL}/transcript")).status == 200
+    assert (await sup.get(f"/api/calls/{CALL}/transcript")).status == 200
+    assert (await agent.get(f"/api/calls/{CALL}/transcript")).status == 404  # not their call
 
 
 @pytest.mark.parametrize("path", ["/api/recordings/abc/audio", "/api/recordings/999/audio"])

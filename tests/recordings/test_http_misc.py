@@ -36,6 +36,7 @@ async def test_alerts_listed_for_supervisors(app, client, users) -> None:
 async def test_live_transcript_websocket(app, client, users) -> None:
     hub = app[RECORDINGS].hub
     agent = await users.create_client("ag3", "agent")
+    await app[RECORDINGS].links.link_order("pbx1-3.3", "CZ20261128-000003")  # visible to agents
     async with agent.ws_connect("/api/calls/pbx1-3.3/live-transcript") as ws:
         for _ in range(100):  # wait until the handler subscribed
             if hub._subs.get("pbx1-3.3"):

@@ -88,3 +88,28 @@ async def test_file_already_gone_is_still_recorded(pool, tmp_path: Path) -> None
     assert result["deleted"] == 3
     reasons = [r["reason"] for r in await pool.fetch("SELECT reason FROM recording_deletions")]
     assert sum("already gone" in r for r in reasons) == 1
+
+
+async def test_held_recordings_beyond_a_page_do_not_stall_retention(pool,
+                                                                   tmp_path: Path) -> None:
+    """More kept recordings than one page (here 2 rows, in production 1000) are paged past:
+    the newer due recordings are still deleted."""
+    root = tmp_path / "rec"
+    await _calls(pool, root, ["held-1", "held-2"], days_ago=50)  # 6 oldest rows, all kept
+    await _calls(pool, root, ["open-1"], days_ago=45)
+    await _calls(pool, root, ["due"], days_ago=40)
+    retention = Retention(pool, root, timedelta(days=30), Linker(open_calls={"open-1"}),
+                          page_size=2)
+    for call in ("held-1", "held-2"):
+        await retention.add_hold(call, "信访复查", None)
+    result = await retention.run_once()
+    assert result["deleted"] == 3
+    assert result["kept"] == {"held-1": "hold", "held-2": "hold", "open-1": "open work order"}
+    assert {r["call_id"] for r in await pool.fetch(
+        "SELECT call_id FROM recordings WHERE state = 'deleted'")} == {"due"}
+    assert (await retention.run_once())["deleted"] == 0
+
+
+def test_page_size_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        Retention(None, tmp_path, timedelta(days=1), page_size=0)  # type: ignore[arg-type]

@@ -105,6 +105,8 @@ async def test_live_transcript_wired_from_audiosocket_to_websocket(settings, db_
 
         users = Users(app[POOL], client)
         agent = await users.create_client("live-agent", "agent")
+        # Agents see a call they answered or one on a work order (recordings.access).
+        await app[RECORDINGS].links.link_order("pbx1-7.7", "CZ20261128-000007")
         port = app[COMPONENTS].snapshot()["recordings.audiosocket"]["port"]
         fork = uuid.uuid4()
         app[RECORDINGS].live.expect(fork, "pbx1-7.7")
@@ -124,3 +126,32 @@ async def test_live_transcript_wired_from_audiosocket_to_websocket(settings, db_
     finals = [e for e in events if e["type"] == "final"]
     assert finals and all(e["speaker"] == "citizen" for e in finals)
     assert all(w["start"] <= w["end"] for e in finals for w in e["words"])
+
+
+async def test_workers_role_registers_calls_that_ended_before_start_up(settings, db_dsn,
+                                                                       pool) -> None:
+    """A call that ended while no instance listened to CallEnded is registered by the
+    reconciliation job the `workers` role runs (first run right at start-up)."""
+    from datetime import timedelta
+
+    from tests.recordings.helpers import mixmonitor_files
+    from tests.recordings.test_reconcile import insert_call, tracker_pairs
+
+    plain = replace(settings, stt=SttSettings(model_dir=None, workers=0))
+    files = mixmonitor_files(Path(plain.recordings.dir), "1795837999.5", seconds=0.2)
+    await insert_call(pool, "pbx1", "1795837999.5", ended_ago=timedelta(minutes=3),
+                      recordings=tracker_pairs(files))
+    app = build_app(plain, db_dsn, frozenset({"workers"}))
+    runner = web.AppRunner(app)
+    try:
+        await runner.setup()
+        states: list[str] = []
+        for _ in range(200):
+            states = [r["state"] for r in await pool.fetch(
+                "SELECT state FROM recordings WHERE call_id = 'pbx1:1795837999.5'")]
+            if states == ["registered"] * 3:
+                break
+            await asyncio.sleep(0.05)
+        assert states == ["registered"] * 3
+    finally:
+        await runner.cleanup()
