@@ -7,8 +7,9 @@ import asyncio
 import getpass
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from hotline.database import KEEP_RUNNING_MARK, database_url, embedded
 from hotline.logs import setup_logging
@@ -79,7 +80,7 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-async def _with_pool(settings: Settings, fn):  # type: ignore[no-untyped-def]
+async def _with_pool(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> Any:
     from hotline.migrate import migrate_dsn
     from kit.db import create_pool
 

@@ -346,7 +346,7 @@ def load_settings(
             if f.name == "database" and env.get("DATABASE_URL"):
                 section["url"] = env["DATABASE_URL"]
                 names["url"] = "DATABASE_URL"
-            top[f.name] = _build(typ, section, names)
+            top[f.name] = _build(typ, section, names)  # type: ignore[arg-type]
         else:
             env_name = f"HOTLINE_{f.name}".upper()
             if env_name in env:

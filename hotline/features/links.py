@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -23,13 +23,14 @@ from recordings.live import LiveTranscriptHub
 from recordings.service import RECORDINGS
 from workflow.keys import ORDER_SERVICE
 from workflow.model import Event, Order, State
+from workflow.service import OrderListener
 
 log = logging.getLogger(__name__)
 
 ROUTE_MODULES: list[str] = []
 
 
-def survey_trigger(surveys: SurveyService):  # type: ignore[no-untyped-def]
+def survey_trigger(surveys: SurveyService) -> OrderListener:
     """Order listener: when a reply has been accepted (state 待回访), plan the citizen's
     satisfaction callback (办结回访, 第十一条(五)) as a durable IVR dialling job."""
 
@@ -47,7 +48,7 @@ def survey_trigger(surveys: SurveyService):  # type: ignore[no-untyped-def]
     return on_change
 
 
-def console_push(console: ConsoleService):  # type: ignore[no-untyped-def]
+def console_push(console: ConsoleService) -> OrderListener:
     """Order listener: push ``order.updated`` to platform staff and the order's units, so an
     agent sees the unit sign for the order it dispatched (docs/websocket.md)."""
 
@@ -71,7 +72,7 @@ def console_push(console: ConsoleService):  # type: ignore[no-untyped-def]
     return on_change
 
 
-def transcript_push(console: ConsoleService):  # type: ignore[no-untyped-def]
+def transcript_push(console: ConsoleService) -> Callable[[str, dict[str, Any]], None]:
     """Live transcript listener: partial and final lines, and the draft refreshed from the
     citizen's words, go to the agent on that call (R3.2, R4.3)."""
 
@@ -79,8 +80,11 @@ def transcript_push(console: ConsoleService):  # type: ignore[no-untyped-def]
         kind = event.get("type")
         if kind in ("partial", "final"):
             console.publish_transcript_line(
-                call_id, speaker=event.get("speaker", "citizen"), text=event.get("text", ""),
-                final=kind == "final", start_s=float(event.get("start") or 0.0),
+                call_id,
+                speaker=event.get("speaker", "citizen"),
+                text=event.get("text", ""),
+                final=kind == "final",
+                start_s=float(event.get("start") or 0.0),
                 end_s=float(event.get("end") or 0.0),
             )
         elif kind == "draft":

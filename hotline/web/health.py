@@ -48,9 +48,10 @@ async def database_status(request: web.Request) -> dict[str, object]:
 async def readyz(request: web.Request) -> web.Response:
     db = await database_status(request)
     components = {"database": db, **request.app[COMPONENTS].snapshot()}
+    roles: frozenset[str] = request.app[ROLES]
     ready = db["ok"] and all(c.get("ok") or c.get("optional") for c in components.values())
     return json_response(
-        {"ready": bool(ready), "roles": sorted(request.app[ROLES]), "components": components},
+        {"ready": bool(ready), "roles": sorted(roles), "components": components},
         status=200 if db["ok"] else 503,
     )
 

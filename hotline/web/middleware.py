@@ -8,7 +8,7 @@ import time
 from aiohttp import web
 
 from kit.errors import ApiError
-from kit.http import json_response
+from kit.http import Handler, json_response
 from kit.metrics import METRICS
 
 log = logging.getLogger("hotline.http")
@@ -32,7 +32,7 @@ _HTTP_CODES = {
 
 
 @web.middleware
-async def errors_middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Render every error in one JSON shape; log unexpected ones with their traceback."""
     started = time.perf_counter()
     status = 500
