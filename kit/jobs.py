@@ -222,6 +222,15 @@ class JobQueue:
         )
         return r.endswith(" 1")
 
+    async def purge_done(self, older_than: timedelta) -> int:
+        """Delete jobs that finished successfully longer ago than ``older_than`` (periodic jobs
+        leave one row per run). Dead jobs stay: they are the visible dead-letter queue."""
+        status = await self.pool.execute(
+            "DELETE FROM jobs WHERE state = 'done' AND finished_at < now() - $1::interval",
+            older_than,
+        )
+        return int(status.split()[-1])
+
     async def get(self, job_id: int) -> Job | None:
         """One job by id."""
         row = await self.pool.fetchrow("SELECT * FROM jobs WHERE id = $1", job_id)

@@ -82,6 +82,10 @@ def _knowledge_base(app: web.Application) -> Any:
     return app[WORKFLOW_API] if WORKFLOW_API in app else None
 
 
+DONE_JOBS_KEPT = timedelta(days=7)
+"""How long finished job rows stay for inspection before the hourly housekeeping removes them."""
+
+
 def _dsn(app: web.Application) -> str:
     return app[DSN]
 
@@ -149,7 +153,9 @@ async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
         if "workers" in roles:
             async def retention_job(_job: Any) -> dict[str, Any]:
                 result = await rec.retention.run_once()
-                return {"deleted": result["deleted"], "kept": len(result["kept"])}
+                purged = await queue.purge_done(DONE_JOBS_KEPT)  # housekeeping of job rows
+                return {"deleted": result["deleted"], "kept": len(result["kept"]),
+                        "jobs_purged": purged}
 
             # The live CallEnded subscriber below is fast; this periodic job is the durable
             # safety net for calls it missed (start-up, shutdown, a database error).

@@ -79,3 +79,20 @@ async def test_runner_processes_and_releases_on_stop(pool) -> None:
     await r.stop()
     slow_job = await q.get(slow_id)
     assert slow_job.state == "queued" and slow_job.attempts == 0  # released, not failed
+
+
+async def test_purge_removes_old_done_jobs_only(pool) -> None:
+    q = JobQueue(pool)
+    done_id = await q.enqueue("t", {})
+    dead_id = await q.enqueue("t", {})
+    queued_id = await q.enqueue("later", {})
+    first = await q.claim(["t"], "w")
+    assert first is not None and first.id == done_id
+    await q.complete(done_id, "w")
+    second = await q.claim(["t"], "w")
+    assert second is not None and second.id == dead_id
+    await q.fail(dead_id, "w", "corrupt input", retry=False)
+    await pool.execute("UPDATE jobs SET finished_at = now() - interval '8 days'")
+    assert await q.purge_done(timedelta(days=7)) == 1
+    left = {r["id"]: r["state"] for r in await pool.fetch("SELECT id, state FROM jobs")}
+    assert left == {dead_id: "dead", queued_id: "queued"}  # the dead letter stays visible
