@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from kit.auth import Principal, Role
 from kit.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Unprocessable
 
 SESSION_COOKIE = "hotline_session"
+SESSION_CACHE_S = 5.0
+"""Seconds a resolved session is trusted without asking the database again."""
 
 
 def _digest(token: str) -> bytes:
@@ -62,8 +65,14 @@ class Session:
 class UserStore:
     """Users, sessions and login attempts in PostgreSQL."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, cache_seconds: float = SESSION_CACHE_S) -> None:
         self.pool = pool
+        self.cache_seconds = cache_seconds
+        self._cache: dict[tuple[bytes, str], tuple[float, Session]] = {}
+
+    def forget_sessions(self) -> None:
+        """Drop the resolved-session cache (after a revocation, a password change, ...)."""
+        self._cache.clear()
 
     async def create_user(
         self,
@@ -130,6 +139,7 @@ class UserStore:
                 "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
                 uid,
             )
+        self.forget_sessions()
 
     async def list_users(self) -> list[dict[str, Any]]:
         """Every user, by name."""
@@ -160,6 +170,7 @@ class UserStore:
                     " WHERE user_id = $1 AND revoked_at IS NULL",
                     user_id,
                 )
+        self.forget_sessions()
         return user_json(row)
 
     async def authenticate(
@@ -219,7 +230,17 @@ class UserStore:
         return token, csrf
 
     async def resolve(self, token: str, kind: str) -> Session | None:
-        """The live session of ``token`` (not expired, not revoked, user active)."""
+        """The live session of ``token`` (not expired, not revoked, user active).
+
+        A resolved session is remembered for a few seconds, which saves a database round trip
+        on most requests; revocations in this process take effect at once, in other instances
+        within ``cache_seconds``.
+        """
+        key = (_digest(token), kind)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
         row = await self.pool.fetchrow(
             """SELECT u.*, s.kind AS s_kind, s.csrf_token
                FROM sessions s JOIN users u ON u.id = s.user_id
@@ -229,8 +250,14 @@ class UserStore:
             kind,
         )
         if row is None:
+            self._cache.pop(key, None)
             return None
-        return Session(_principal(row), row["s_kind"], row["csrf_token"])
+        sess = Session(_principal(row), row["s_kind"], row["csrf_token"])
+        if self.cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now + self.cache_seconds, sess)
+        return sess
 
     async def revoke(self, token: str) -> None:
         """End a session or token."""
@@ -238,3 +265,4 @@ class UserStore:
             "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
             _digest(token),
         )
+        self.forget_sessions()
