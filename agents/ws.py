@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -18,6 +19,7 @@ from agents.hub import ALLOWED_TOPICS, TOPICS, Conn
 from agents.keys import CONSOLE
 from agents.service import ConsoleService
 from kit.auth import ALL_ROLES
+from kit.errors import Forbidden
 from kit.http import Routes, principal
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,11 @@ def _handle(svc: ConsoleService, conn: Conn, raw: str) -> None:
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     svc = request.app[CONSOLE]
     who = principal(request)
+    # Browsers send cookies with cross-site WebSocket upgrades (SameSite does not cover every
+    # sibling site): a page of another origin must not open a socket on the agent's session.
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise Forbidden("WebSocket 来源不被允许 (cross-origin)", code="bad_origin")
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE)
     await ws.prepare(request)
     conn = Conn(ws, who)

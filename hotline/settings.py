@@ -59,9 +59,12 @@ class HttpSettings:
     def validate(self) -> None:
         _check(0 <= self.port <= 65535, "port must be 0-65535")
         _check(1024 <= self.max_body_bytes <= 1 << 30, "max_body_bytes must be 1 KiB - 1 GiB")
-        _check(self.session_hours > 0, "session_hours must be > 0")
-        _check(self.token_days > 0, "token_days must be > 0")
+        _check(0 < self.session_hours <= 24 * 31, "session_hours must be > 0 and <= 744")
+        _check(0 < self.token_days <= 3660, "token_days must be > 0 and <= 3660")
         _check(self.login_max_failures >= 1, "login_max_failures must be >= 1")
+        _check(
+            1 <= self.login_window_seconds <= 86400, "login_window_seconds must be 1-86400"
+        )
 
 
 @dataclass(frozen=True)
@@ -316,6 +319,8 @@ def load_settings(
                 servers = _parse_ami_env(env["HOTLINE_AMI"])
             built = []
             for i, s in enumerate(servers):
+                if not isinstance(s, dict):
+                    raise SettingsError(f"ami[{i}]", "must be a table with id, host, ...")
                 s = dict(s)
                 if "secret_file" in s:
                     try:
@@ -335,7 +340,10 @@ def load_settings(
             top["ami"] = tuple(built)
             continue
         if dataclasses.is_dataclass(typ):
-            section = dict(doc.get(f.name, {}))
+            raw_section = doc.get(f.name, {})
+            if not isinstance(raw_section, dict):
+                raise SettingsError(f"[{f.name}]", "must be a table")
+            section = dict(raw_section)
             names = {k: f"[{f.name}] {k}" for k in section}
             for sf in dataclasses.fields(typ):
                 env_name = f"HOTLINE_{f.name}_{sf.name}".upper()

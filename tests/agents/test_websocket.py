@@ -259,3 +259,16 @@ async def test_a_tab_that_stops_reading_is_closed_so_it_reconnects(
             break
     assert ws.closed and ws.close_code == 1013, (closed, ws.close_code)
     await until(lambda: alice.user["id"] not in svc.hub.by_user, what="removed from the hub")
+
+
+async def test_cross_origin_upgrade_is_refused(users: Any, svc: ConsoleService, pool: Any,
+                                               client: Any) -> None:  # fmt: skip
+    alice = await make_agent(users, svc, pool, "origin", "1010")
+    try:
+        await alice.ws_connect("/api/ws", headers={"Origin": "https://evil.example"})
+        raise AssertionError("a cross-origin upgrade must fail")
+    except aiohttp.WSServerHandshakeError as exc:
+        assert exc.status == 403
+    host = str(client.make_url("")).split("//", 1)[1].rstrip("/")
+    ws = await alice.ws_connect("/api/ws", headers={"Origin": f"http://{host}"})
+    await ws.close()

@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import expect
 
 from agents.keys import CONSOLE
+from hotline.keys import USERS
 from tests.console.conftest import Shot, Site
 
 pytestmark = pytest.mark.browser
@@ -109,11 +110,11 @@ async def test_a_revoked_session_sends_the_tab_to_the_login_page(
 ) -> None:
     """The socket drops, the reconnect is refused (401): the tab goes to the login page instead
     of retrying forever."""
-    await site.users.create("wang", "agent")
+    wang = await site.users.create("wang", "agent")
     page = await site.page()
     await site.login(page, "wang", "/console/")
     await expect(page.locator("#conn")).to_have_text("实时连接正常")
-    await pool.execute("DELETE FROM sessions")  # e.g. an administrator disabled the user
+    await app[USERS].set_active(wang["id"], False)  # an administrator disabled the user
     for conn in list(app[CONSOLE].hub.connections()):
         await conn.ws.close()
     await page.wait_for_url("**/console/login?next=%2Fconsole%2F", timeout=5000)

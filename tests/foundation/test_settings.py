@@ -53,11 +53,22 @@ def test_ami_from_env_and_secret_file(tmp_path: Path) -> None:
         ({"HOTLINE_AMI": "pbx1@nowhere"}, "HOTLINE_AMI"),
         ({"HOTLINE_AMI": "a=u:@h"}, "ami[0].secret"),
         ({"HOTLINE_STT_WORKERS": "-1"}, "HOTLINE_STT_WORKERS"),
+        ({"HOTLINE_HTTP_SESSION_HOURS": "inf"}, "HOTLINE_HTTP_SESSION_HOURS"),
+        ({"HOTLINE_HTTP_LOGIN_WINDOW_SECONDS": "0"}, "HOTLINE_HTTP_LOGIN_WINDOW_SECONDS"),
     ],
 )
 def test_invalid_values_name_the_setting(env: dict[str, str], name: str) -> None:
     with pytest.raises(SettingsError) as exc:
         load_settings(env)
+    assert exc.value.setting == name
+
+
+@pytest.mark.parametrize(("toml", "name"), [("http = 5\n", "[http]"), ('ami = ["x"]\n', "ami[0]")])
+def test_wrongly_shaped_toml_names_the_setting(tmp_path: Path, toml: str, name: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(toml)
+    with pytest.raises(SettingsError) as exc:
+        load_settings({}, cfg)
     assert exc.value.setting == name
 
 
