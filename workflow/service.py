@@ -25,6 +25,7 @@ from workflow import store
 from workflow.calendar import StatutoryCalendar
 from workflow.clock import UnitClock
 from workflow.codec import order_from_dict
+from workflow.limits import next_check
 from workflow.machine import Transition, transition
 from workflow.model import (
     SYSTEM_ACTOR,
@@ -327,9 +328,14 @@ class OrderService:
                         await store.update(conn, s.id, s.order.version, r.order, r.events, now)
                         changed += 1
                     else:  # nothing due after all (e.g. stale next_check_at): recompute it
+                        nxt = next_check(s.order)
+                        if nxt is not None and nxt <= now:
+                            # a limit falling exactly on `now` is overdue only strictly after
+                            # it: look again in a moment rather than never
+                            nxt = now + dt.timedelta(seconds=1)
                         await conn.execute(
-                            "UPDATE work_orders SET next_check_at = NULL WHERE id = $1"
-                            " AND next_check_at <= $2", s.id, now)  # fmt: skip
+                            "UPDATE work_orders SET next_check_at = $3 WHERE id = $1"
+                            " AND next_check_at <= $2", s.id, now, nxt)  # fmt: skip
             if len(due) < batch:
                 return changed
 

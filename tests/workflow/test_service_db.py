@@ -201,3 +201,16 @@ async def test_sweeper_loop_runs_and_reports(pool: asyncpg.Pool) -> None:
     assert sweeper.status()["ok"] is True and sweeper.last_changed == 1
     o = (await svc.load(None, number)).order
     assert o.reply_overdue and all(a.sign_overdue for a in o.assignments)
+
+
+async def test_sweep_at_the_exact_limit_keeps_the_order_checked(pool: asyncpg.Pool) -> None:
+    clock = Clock(T0)
+    svc, _ = await make(pool, clock)
+    number = await new_dispatched(svc)
+    o = (await svc.load(None, number)).order
+    sign_due = min(a.sign_due for a in o.assignments)
+    assert await svc.sweep_once(sign_due) == 0  # at the limit, not yet past it
+    nxt = await pool.fetchval("SELECT next_check_at FROM work_orders WHERE number = $1", number)
+    assert nxt is not None and nxt > sign_due  # still scheduled, not dropped
+    assert await svc.sweep_once(sign_due + dt.timedelta(seconds=2)) == 1
+    assert all(a.sign_overdue for a in (await svc.load(None, number)).order.assignments)
