@@ -91,8 +91,20 @@ class StatutoryCalendar:
             return DayStatus(bool(chinese_calendar.is_workday(date)), True, "statutory")
         except NotImplementedError:
             # The library has no data for this year (2027 and later in chinesecalendar 1.x):
-            # fall back to the weekday rule; provisional unless an admin confirmed the year.
-            return DayStatus(date.weekday() < 5, year_confirmed, "weekday-fallback")
+            # fall back to the weekday rule minus the holidays whose dates never move;
+            # provisional unless an admin confirmed the year (the State Council's notice also
+            # moves days around them and adds the lunar holidays, which only an override knows).
+            fixed_holiday = (date.month, date.day) in FIXED_DATE_HOLIDAYS
+            return DayStatus(date.weekday() < 5 and not fixed_holiday, year_confirmed,
+                             "weekday-fallback")  # fmt: skip
+
+
+FIXED_DATE_HOLIDAYS: frozenset[tuple[int, int]] = frozenset(
+    {(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)}
+)
+"""Statutory holidays on fixed Gregorian dates (《全国年节及纪念日放假办法》, 2024 revision):
+元旦 1-1, 劳动节 5-1 and 5-2, 国庆节 10-1 to 10-3. Spring Festival, Qingming, Dragon Boat and
+Mid-Autumn follow the lunar calendar and come only from the override table."""
 
 
 def _library_knows(date: dt.date) -> bool:

@@ -89,8 +89,8 @@ def test_unit_schedule_without_lunch_break():
 
 def test_2027_without_override_is_provisional_weekday_rule():
     got = add_working_time(at(2026, 12, 30, 10), D(5), calendar=StatutoryCalendar())
-    # 12-31, 01-01 (treated as a weekday: no data), 01-04, 01-05, 01-06.
-    assert got.at == at(2027, 1, 6, 10)
+    # 12-31, (01-01 is 元旦 on a fixed date, a day off even without data), 01-04 .. 01-07.
+    assert got.at == at(2027, 1, 7, 10)
     assert got.provisional is True
 
 
@@ -146,3 +146,10 @@ def test_working_days_equal_same_position_n_days_later():
             got = add_working_time(t, D(n), calendar=cal).at
             assert got.time() == t.time() or (t.time() == dt.time(8, 30) and got.time()
                                               == dt.time(17, 30))  # fmt: skip
+
+
+def test_2027_fallback_knows_fixed_date_holidays_only():
+    cal = StatutoryCalendar()
+    for d in (dt.date(2027, 1, 1), dt.date(2027, 10, 1)):  # both Fridays
+        assert not cal.is_workday(d), d
+    assert cal.is_workday(dt.date(2027, 5, 3))  # Monday; lunar holidays need the override table
