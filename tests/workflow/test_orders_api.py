@@ -294,18 +294,18 @@ async def test_deadline_preview_and_calendar_admin(people: People) -> None:
     assert r["due"] == "2026-10-10T16:00:00+08:00" and r["provisional"] is False
     params = {"start": "2026-12-30T10:00:00+08:00", "days": "5"}
     r = await ok(await agent.get("/api/workflow/deadline", params=params))
-    assert r["due"] == "2027-01-06T10:00:00+08:00" and r["provisional"] is True
-    assert (await agent.put("/api/workflow/calendar/days/2027-01-01",
+    assert r["due"] == "2027-01-07T10:00:00+08:00" and r["provisional"] is True  # 元旦 off
+    assert (await agent.put("/api/workflow/calendar/days/2027-01-04",
                             json={"is_workday": False})).status == 403  # fmt: skip
-    await ok(await sup.put("/api/workflow/calendar/days/2027-01-01",
-                           json={"is_workday": False, "note": "元旦"}))  # fmt: skip
+    await ok(await sup.put("/api/workflow/calendar/days/2027-01-04",
+                           json={"is_workday": False, "note": "示例:调休放假"}))  # fmt: skip
     await ok(await sup.put("/api/workflow/calendar/years/2027", json={"note": "国办发明电"}))
     r = await ok(await agent.get("/api/workflow/deadline", params=params))
-    assert r["due"] == "2027-01-07T10:00:00+08:00" and r["provisional"] is False
+    assert r["due"] == "2027-01-08T10:00:00+08:00" and r["provisional"] is False
     cal = await ok(await agent.get("/api/workflow/calendar?year=2027"))
-    assert cal["days"][0]["day"] == "2027-01-01" and cal["confirmed_years"][0]["year"] == 2027
-    await ok(await sup.delete("/api/workflow/calendar/days/2027-01-01"))
-    assert (await sup.delete("/api/workflow/calendar/days/2027-01-01")).status == 404
+    assert cal["days"][0]["day"] == "2027-01-04" and cal["confirmed_years"][0]["year"] == 2027
+    await ok(await sup.delete("/api/workflow/calendar/days/2027-01-04"))
+    assert (await sup.delete("/api/workflow/calendar/days/2027-01-04")).status == 404
     assert (await sup.put("/api/workflow/calendar/days/2027-13-01",
                           json={"is_workday": True})).status == 400  # fmt: skip
     assert (await agent.get("/api/workflow/deadline?days=1&hours=1")).status == 400

@@ -172,12 +172,13 @@ async def test_calendar_override_changes_new_deadlines(pool: asyncpg.Pool) -> No
     svc, _ = await make(pool, clock)
     n1 = await new_dispatched(svc)
     o1 = (await svc.load(None, n1)).order
-    assert o1.due_provisional and o1.reply_due == dt.datetime(2027, 1, 6, 10, tzinfo=TZ)
-    await refs.put_day(pool, dt.date(2027, 1, 1), False, "元旦", "admin")
+    # 元旦 (01-01) is off even without data; the rest of 2027 is provisional
+    assert o1.due_provisional and o1.reply_due == dt.datetime(2027, 1, 7, 10, tzinfo=TZ)
+    await refs.put_day(pool, dt.date(2027, 1, 4), False, "示例:调休放假", "admin")
     await refs.confirm_year(pool, 2027, "", "admin")
     n2 = await new_dispatched(svc)
     o2 = (await svc.load(None, n2)).order
-    assert not o2.due_provisional and o2.reply_due == dt.datetime(2027, 1, 7, 10, tzinfo=TZ)
+    assert not o2.due_provisional and o2.reply_due == dt.datetime(2027, 1, 8, 10, tzinfo=TZ)
 
 
 async def test_sweeper_loop_runs_and_reports(pool: asyncpg.Pool) -> None:
