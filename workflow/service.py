@@ -234,13 +234,16 @@ class OrderService:
     ) -> bool:  # fmt: skip
         """One statement (row + events) normally; a transaction when a merge also records the
         duplicate on its target."""
-        if not isinstance(cmd, c.Merge):
+        if not isinstance(cmd, c.Merge | c.Link):
             return await store.update(self.pool, oid, cur.version, result.order, result.events,
                                       now)  # fmt: skip
+        # R5.10: a merge or a link is recorded on both orders, in one transaction.
+        target = cmd.into if isinstance(cmd, c.Merge) else cmd.other
+        note = "重复诉求已合并至本工单" if isinstance(cmd, c.Merge) else "关联工单"
         async with self.pool.acquire() as conn, conn.transaction():
             if not await store.update(conn, oid, cur.version, result.order, result.events, now):
                 return False
-            await self._link_target(conn, cmd.into, cur.number, actor, now, clock)
+            await self._link_target(conn, target, cur.number, actor, now, clock, note)
         return True
 
     async def _check_refs(self, who: Principal | None, cur: Order, cmd: c.Command) -> None:
@@ -268,16 +271,17 @@ class OrderService:
 
     async def _link_target(
         self, conn: asyncpg.Connection, target_no: str, source_no: str, actor: Actor,
-        now: dt.datetime, clock: UnitClock,
+        now: dt.datetime, clock: UnitClock, note: str,
     ) -> None:  # fmt: skip
-        """Record on the merge target that a duplicate was merged into it (same transaction)."""
+        """Record the link on the other order too (same transaction): the merge target learns
+        of its duplicate, a linked order of its relative."""
         target = await conn.fetchrow(
             "SELECT id, doc FROM work_orders WHERE number = $1 FOR UPDATE", target_no.upper()
         )
         if target is None:
             raise NotFound(f"工单 {target_no} 不存在", code="order_not_found")
         t = order_from_dict(target["doc"])
-        r = transition(t, c.Link(other=source_no, note="重复诉求已合并至本工单"), actor, now, clock)
+        r = transition(t, c.Link(other=source_no, note=note), actor, now, clock)
         if isinstance(r, Transition):
             await store.update(conn, target["id"], t.version, r.order, r.events, now)
 

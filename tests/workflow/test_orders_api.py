@@ -267,6 +267,8 @@ async def test_merge_and_link(people: People) -> None:
     c = await create(agent)
     c = await act(agent, c, "link", other=a["number"])
     assert a["number"] in c["links"]
+    a = await ok(await agent.get(f"/api/orders/{a['number']}"))
+    assert c["number"] in a["links"]  # recorded on both orders (R5.10)
     r = await act(agent, c, "link", 404, other="CZ20990101-000001")
     assert r["error"]["code"] == "order_not_found"
 
