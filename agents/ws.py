@@ -8,6 +8,8 @@ ringing it, the ``call.ringing`` pop; supervisors get ``queue.stats`` and every 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -20,7 +22,7 @@ from agents.keys import CONSOLE
 from agents.service import ConsoleService
 from kit.auth import ALL_ROLES
 from kit.errors import Forbidden
-from kit.http import Routes, principal
+from kit.http import STILL_VALID_KEY, Routes, principal
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         "topics": sorted(conn.topics),
     })
     _send_current(svc, conn)
+    watch = asyncio.create_task(_watch_session(request, ws), name=f"ws-auth:{who.username}")
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
@@ -110,5 +113,30 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             elif msg.type == WSMsgType.ERROR:
                 log.info("ws %s: %s", who.username, ws.exception())
     finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
         await svc.hub.remove(conn)
     return ws
+
+
+WS_POLICY_VIOLATION = 1008  # RFC 6455: the client should not simply retry with this session
+SESSION_RECHECK_S = 30.0
+"""How often an open socket checks that its session was not revoked (user disabled, logout,
+password change, expiry): the socket carries citizens' numbers, it must not outlive access."""
+
+
+async def _watch_session(request: web.Request, ws: web.WebSocketResponse) -> None:
+    still_valid = request.get(STILL_VALID_KEY)
+    if still_valid is None:
+        return
+    while not ws.closed:
+        await asyncio.sleep(SESSION_RECHECK_S)
+        try:
+            valid = await still_valid()
+        except Exception:  # the database is away: keep the socket, try again later
+            log.warning("ws: session check failed", exc_info=True)
+            continue
+        if not valid:
+            await ws.close(code=WS_POLICY_VIOLATION, message=b"session ended")
+            return

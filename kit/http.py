@@ -30,6 +30,11 @@ AUTH_KIND_KEY: web.RequestKey[str] = web.RequestKey("auth_kind", str)
 """How the caller authenticated: ``"cookie"`` or ``"bearer"``."""
 CSRF_KEY: web.RequestKey[str] = web.RequestKey("csrf_token", str)
 """The CSRF token of a cookie session."""
+STILL_VALID_KEY: web.RequestKey[Callable[[], Awaitable[bool]]] = web.RequestKey(
+    "session_still_valid", object  # type: ignore[arg-type]
+)
+"""For long-lived requests (WebSockets): ``await request[STILL_VALID_KEY]()`` tells whether the
+caller's session or token is still live (not revoked, not expired, user still active)."""
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from hotline.auth.store import SESSION_COOKIE
+from hotline.auth.store import SESSION_COOKIE, UserStore
 from hotline.keys import USERS
 from kit.errors import Forbidden, Unauthorized
-from kit.http import AUTH_KIND_KEY, CSRF_KEY, PRINCIPAL_KEY, Handler, RouteSpec
+from kit.http import (
+    AUTH_KIND_KEY,
+    CSRF_KEY,
+    PRINCIPAL_KEY,
+    STILL_VALID_KEY,
+    Handler,
+    RouteSpec,
+)
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -30,6 +38,7 @@ async def authenticate(request: web.Request) -> None:
             raise Unauthorized("令牌无效或已过期 (invalid or expired token)", code="invalid_token")
         request[PRINCIPAL_KEY] = sess.principal
         request[AUTH_KIND_KEY] = "bearer"
+        request[STILL_VALID_KEY] = _checker(users, token.strip(), "bearer")
         return
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
@@ -37,8 +46,16 @@ async def authenticate(request: web.Request) -> None:
         if sess is not None:
             request[PRINCIPAL_KEY] = sess.principal
             request[AUTH_KIND_KEY] = "cookie"
+            request[STILL_VALID_KEY] = _checker(users, cookie, "cookie")
             if sess.csrf_token:
                 request[CSRF_KEY] = sess.csrf_token
+
+
+def _checker(users: UserStore, token: str, kind: str) -> Callable[[], Awaitable[bool]]:
+    async def still_valid() -> bool:
+        return await users.resolve(token, kind) is not None
+
+    return still_valid
 
 
 def guarded(spec: RouteSpec) -> Handler:

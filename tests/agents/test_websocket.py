@@ -272,3 +272,20 @@ async def test_cross_origin_upgrade_is_refused(users: Any, svc: ConsoleService, 
     host = str(client.make_url("")).split("//", 1)[1].rstrip("/")
     ws = await alice.ws_connect("/api/ws", headers={"Origin": f"http://{host}"})
     await ws.close()
+
+
+async def test_socket_closes_when_its_session_is_revoked(users: Any, svc: ConsoleService,
+                                                        pool: Any, app: Any,
+                                                        monkeypatch: Any) -> None:  # fmt: skip
+    import agents.ws
+    from hotline.keys import USERS
+
+    monkeypatch.setattr(agents.ws, "SESSION_RECHECK_S", 0.1)
+    alice = await make_agent(users, svc, pool, "revoked", "1011")
+    ws = WsReader(await alice.ws_connect("/api/ws"))
+    await ws.wait("hello")
+    await asyncio.sleep(0.3)
+    assert not ws.ws.closed  # a live session keeps its socket
+    await app[USERS].revoke(alice.token)  # logout / disabled user / password change
+    await until(lambda: ws.ws.closed, timeout=5.0, what="socket closed after revocation")
+    assert ws.ws.close_code == 1008
