@@ -14,7 +14,7 @@ from typing import Any
 
 from workflow import commands as c
 from workflow.clock import WorkAmount, WorkClock
-from workflow.limits import plan_dispatch, reply_limit
+from workflow.limits import REMIND_LEAD, plan_dispatch, reply_limit
 from workflow.model import (
     Actor,
     ActorKind,
@@ -276,8 +276,11 @@ def approve_extension(
         return _required("new_due", "新的办理时限")
     if new_due <= max(now, o.reply_due or now):
         return Refusal("bad_due", "新的办理时限应晚于当前时限")
-    new = replace(o, pending=None, reply_due=new_due, reply_overdue=False, remind_due=None,
-                  due_provisional=provisional, extension_count=o.extension_count + 1)  # fmt: skip
+    # 催办 again before the new limit: when four fifths of the extra time have passed.
+    remind = now + (new_due - now) * 4 / 5
+    new = replace(o, pending=None, reply_due=new_due, reply_overdue=False, remind_due=remind,
+                  reminded_at=None, due_provisional=provisional,
+                  extension_count=o.extension_count + 1)  # fmt: skip
     return new, [event(o, o.state, "extension_approved", who, now, unit=p.unit,
                        old_due=_iso(o.reply_due), new_due=new_due.isoformat(),
                        note=cmd.note)]  # fmt: skip
@@ -341,10 +344,13 @@ def record_callback(
     data = {"result": cmd.result.value, "unit_fault": cmd.unit_fault, "via": cmd.via,
             "note": cmd.note}  # fmt: skip
     if cmd.result is Satisfaction.DISSATISFIED and cmd.unit_fault:
-        due = clock.add(o.lead_unit, now, reply_limit(o.category))
+        limit = reply_limit(o.category)
+        due = clock.add(o.lead_unit, now, limit)
+        # the same automatic 催办 as at dispatch: one working day before the new limit
+        remind = clock.add(o.lead_unit, now, WorkAmount.days(limit.value - REMIND_LEAD.value))
         new = replace(
             o, state=State.REOPENED, satisfaction=cmd.result, reopen_count=o.reopen_count + 1,
-            reply_due=due.at, reply_overdue=False, remind_due=None, reminded_at=None,
+            reply_due=due.at, reply_overdue=False, remind_due=remind.at, reminded_at=None,
             due_provisional=o.due_provisional or due.provisional,
         )  # fmt: skip
         return new, [event(o, new.state, "reopened", who, now, reply_due=due.at.isoformat(),

@@ -324,12 +324,14 @@ class OrderService:
         clock = UnitClock(await self.refresh_units(), await self.calendars.get())
         changed = 0
         while True:
+            done: list[Transition] = []
             async with self.pool.acquire() as conn, conn.transaction():
                 due = await store.claim_due(conn, now, batch)
                 for s in due:
                     r = transition(s.order, c.Sweep(), SYSTEM_ACTOR, now, clock)
                     if isinstance(r, Transition):
                         await store.update(conn, s.id, s.order.version, r.order, r.events, now)
+                        done.append(r)
                         changed += 1
                     else:  # nothing due after all (e.g. stale next_check_at): recompute it
                         nxt = next_check(s.order)
@@ -340,6 +342,8 @@ class OrderService:
                         await conn.execute(
                             "UPDATE work_orders SET next_check_at = $3 WHERE id = $1"
                             " AND next_check_at <= $2", s.id, now, nxt)  # fmt: skip
+            for r in done:  # after the commit: overdue marks and 催办 reach the console too
+                await self._notify(r.order, r.events)
             if len(due) < batch:
                 return changed
 

@@ -35,3 +35,21 @@ async def test_listeners_see_committed_changes_only(pool: asyncpg.Pool) -> None:
     assert seen[0][2] == ["created"] and all(x[0] == number for x in seen)
     # the broken listener changed nothing: the order is stored as signed
     assert (await svc.load(None, number)).order.state.value == "handling"
+
+
+async def test_sweep_changes_are_told_to_listeners(pool: asyncpg.Pool) -> None:
+    import datetime as dt
+
+    from tests.workflow.test_service_db import new_dispatched
+
+    svc, _ = await make(pool, Clock(T0))
+    seen: list[list[str]] = []
+
+    async def record(order: Any, events: Any) -> None:
+        seen.append([e.kind for e in events])
+
+    number = await new_dispatched(svc)
+    svc.add_listener(record)
+    assert await svc.sweep_once(T0 + dt.timedelta(hours=2)) == 1  # sign-for 1 working hour
+    assert len(seen) == 1 and seen[0]  # the overdue mark was announced
+    assert number

@@ -215,3 +215,16 @@ async def test_sweep_at_the_exact_limit_keeps_the_order_checked(pool: asyncpg.Po
     assert nxt is not None and nxt > sign_due  # still scheduled, not dropped
     assert await svc.sweep_once(sign_due + dt.timedelta(seconds=2)) == 1
     assert all(a.sign_overdue for a in (await svc.load(None, number)).order.assignments)
+
+
+async def test_extension_and_reopen_plan_a_new_reminder(pool: asyncpg.Pool) -> None:
+    clock = Clock(T0)
+    svc, _ = await make(pool, clock)
+    number = await new_dispatched(svc)
+    await svc.act(None, LEAD_STAFF, number, c.Sign())
+    await svc.act(None, LEAD_STAFF, number, c.RequestExtension(reason="需现场勘查"))
+    before = (await svc.load(None, number)).order
+    await svc.act(None, AGENT, number, c.ApproveExtension(days=3))
+    o = (await svc.load(None, number)).order
+    assert o.remind_due is not None and o.reminded_at is None
+    assert clock.t < o.remind_due < o.reply_due and o.reply_due > before.reply_due
