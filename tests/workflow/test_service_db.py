@@ -228,3 +228,24 @@ async def test_extension_and_reopen_plan_a_new_reminder(pool: asyncpg.Pool) -> N
     o = (await svc.load(None, number)).order
     assert o.remind_due is not None and o.reminded_at is None
     assert clock.t < o.remind_due < o.reply_due and o.reply_due > before.reply_due
+
+
+async def test_no_overdue_while_an_extension_request_is_reviewed(pool: asyncpg.Pool) -> None:
+    clock = Clock(T0)
+    svc, _ = await make(pool, clock)
+    number = await new_dispatched(svc)
+    await svc.act(None, LEAD_STAFF, number, c.Sign())
+    reply_due = (await svc.load(None, number)).order.reply_due
+    assert reply_due is not None
+    clock.t = reply_due - dt.timedelta(hours=1)  # asked before the limit (第十一条(四))
+    await svc.act(None, LEAD_STAFF, number, c.RequestExtension(reason="需协调多部门"))
+    after = reply_due + dt.timedelta(hours=3)
+    await svc.sweep_once(after)  # (marks the co-unit's missed sign-for, nothing about the reply)
+    o = (await svc.load(None, number)).order
+    assert not o.reply_overdue and o.supervision is Supervision.NONE  # platform still deciding
+    assert await svc.sweep_once(after + dt.timedelta(minutes=1)) == 0
+    clock.t = after
+    await svc.act(None, AGENT, number, c.RejectExtension(reason="理由不充分"))
+    assert await svc.sweep_once(after + dt.timedelta(seconds=1)) == 1  # old limit in force
+    o = (await svc.load(None, number)).order
+    assert o.reply_overdue and o.supervision is Supervision.SUPERVISED
