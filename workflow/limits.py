@@ -82,8 +82,7 @@ def next_check(order: Order) -> dt.datetime | None:
     if order.state not in WITH_UNIT:
         return None
     times = [a.sign_due for a in order.assignments if a.signed_at is None and not a.sign_overdue]
-    if order.pending is not None and order.pending.kind == "extension":
-        # the reply limit is suspended while the extension request is reviewed (see sweep)
+    if order.reply_limit_suspended:
         return min(times) if times else None
     if order.reply_due is not None and not order.reply_overdue:
         times.append(order.reply_due)

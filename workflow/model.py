@@ -214,6 +214,12 @@ class Order:
         """Codes of every unit currently assigned (lead first)."""
         return tuple(a.unit for a in sorted(self.assignments, key=lambda a: a.role != "lead"))
 
+    @property
+    def reply_limit_suspended(self) -> bool:
+        """第十一条(四): an extension request made before the limit is under review; the reply
+        limit is neither overdue nor reminded until the platform decides."""
+        return self.pending is not None and self.pending.kind == "extension"
+
     def assignment(self, unit: str | None) -> Assignment | None:
         """This unit's assignment, if any."""
         for a in self.assignments:

@@ -106,11 +106,9 @@ def sweep(o: Order, cmd: c.Sweep, who: Actor, now: dt.datetime, _: WorkClock) ->
                                 sign_due=a.sign_due.isoformat()))  # fmt: skip
         assignments.append(a)
     new = replace(o, assignments=tuple(assignments))
-    # 第十一条(四): a unit that asked for an extension before the limit is not overdue while the
-    # platform reviews it; a rejection puts the old limit back in force (and the sweep acts).
-    awaiting_extension = o.pending is not None and o.pending.kind == "extension"
-    if awaiting_extension:
-        pass  # neither overdue nor reminded while the platform decides
+    # A rejected extension puts the old limit back in force, and the next sweep acts on it.
+    if o.reply_limit_suspended:
+        pass
     elif o.reply_due is not None and not o.reply_overdue and now > o.reply_due:
         new = replace(new, reply_overdue=True)
         events.append(event(o, o.state, "reply_overdue", who, now,
