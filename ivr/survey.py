@@ -1,8 +1,9 @@
 """Satisfaction surveys (SPEC R2.4): 1 满意, 2 基本满意, 3 不满意.
 
 * ``agi://…/post-call-survey[,<call id>]`` — 好差评 after the agent hung up first, one rating per
-  call (一事一评, 第十五条). The call id is the argument, else ``HOTLINE_CALLID``, else the
-  channel's Uniqueid.
+  call (一事一评, 第十五条). The call id is the argument — the dialplan passes
+  ``${HOTLINE_SERVER}:${HOTLINE_CALLID}``, the ``<server>:<Linkedid>`` name under which the
+  backend stores the call and orders link it — else ``HOTLINE_CALLID``, else the Uniqueid.
 * ``agi://…/survey,<order number>`` — 办结回访 (第十一条(五)) on a call originated by
   :class:`~ivr.survey_dialer.SurveyService`; the result is stored on the work order.
 

@@ -230,3 +230,18 @@ def test_backend_outage_does_not_drop_callers() -> None:
     assert '"${AGISTATUS}" = "HANGUP"' in inbound
     assert '!= "SUCCESS"' not in inbound
     assert "Set(HOTLINE_QUEUE=hotline-general)" in inbound
+
+
+def test_post_call_rating_names_the_call_as_the_backend_does(plan: dict,
+                                                             globals_: dict[str, str]) -> None:
+    # Orders link calls as "<AMI server id>:<Linkedid>"; the 好差评 rating must use the same key,
+    # so the dialplan passes this server's id (HOTLINE_SERVER) with the inbound Uniqueid.
+    from hotline.settings import AmiServer
+
+    step = next(s for s in plan[dp.CTX_POST_CALL].steps if s.app == "AGI")
+    url, arg = step.args.split(",", 1)
+    assert arg == "${HOTLINE_SERVER}:${HOTLINE_CALLID}"
+    AmiServer(id=globals_["HOTLINE_SERVER"], host="h", port=5038, username="u",
+              secret="s").validate()
+    inbound = plan[dp.CTX_INBOUND].steps
+    assert any(s.app == "Set" and s.args == "__HOTLINE_CALLID=${UNIQUEID}" for s in inbound)
