@@ -14,6 +14,7 @@ from workflow.model import (
     Category,
     Channel,
     Citizen,
+    DueBasis,
     Event,
     NotAcceptedReason,
     Order,
@@ -63,6 +64,10 @@ def order_to_dict(o: Order) -> dict[str, Any]:
             v = [_flat(a, _ASSIGNMENT_FIELDS) for a in v]
         elif name == "pending":
             v = None if v is None else _flat(v, _PENDING_FIELDS)
+        elif name == "due_basis":
+            v = [{"target": b.target, "unit": b.unit, "start": b.start.isoformat(),
+                  "steps": [[n, u] for n, u in b.steps], "provisional": b.provisional}
+                 for b in v]  # fmt: skip
         elif isinstance(v, tuple):
             v = list(v)
         elif isinstance(v, dt.datetime):
@@ -95,6 +100,11 @@ def order_from_dict(d: dict[str, Any]) -> Order:
     kw["pending"] = None if p is None else PendingRequest(
         p["kind"], p["unit"], _t(p["at"]), p["reason"], p.get("suggestion"),  # type: ignore[arg-type]
         _t(p.get("requested_due")),
+    )  # fmt: skip
+    kw["due_basis"] = tuple(
+        DueBasis(b["target"], b.get("unit"), _t(b["start"]),  # type: ignore[arg-type]
+                 tuple((n, str(u)) for n, u in b.get("steps") or ()), bool(b.get("provisional")))
+        for b in kw.get("due_basis") or ()
     )  # fmt: skip
     if kw.get("satisfaction") is not None:
         kw["satisfaction"] = Satisfaction(kw["satisfaction"])

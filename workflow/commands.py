@@ -240,10 +240,22 @@ class Sweep(Command):
     KIND: ClassVar[str] = "sweep"
 
 
+@dataclass(frozen=True)
+class RecomputeDeadlines(Command):
+    """Recompute the provisional deadlines of the order with the calendar as it now is, after an
+    admin confirmed the holiday notice of ``year`` (第十一条(三)(四); not an HTTP action: it
+    runs inside ``PUT /api/workflow/calendar/years/{year}``)."""
+
+    KIND: ClassVar[str] = "recompute_deadlines"
+    year: int | None = None
+
+
 ALL_COMMANDS: tuple[type[Command], ...] = (
     NotAccept, Escalate, DirectAnswer, ThreeWayCall, Dispatch, Sign, RequestReturn, ApproveReturn,
     RejectReturn, RequestExtension, ApproveExtension, RejectExtension, Reply, AcceptReply,
     SendBack, RecordCallback, CloseWithoutCallback, Evaluate, Remind, Supervise, Coordinate,
-    RecordNotice, Merge, Link, AttachCall, Sweep,
+    RecordNotice, Merge, Link, AttachCall, Sweep, RecomputeDeadlines,
 )  # fmt: skip
+INTERNAL_COMMANDS: frozenset[type[Command]] = frozenset({Sweep, RecomputeDeadlines})
+"""Commands the system issues itself; they have no ``POST /api/orders/{number}/<kind>`` route."""
 COMMANDS_BY_KIND: dict[str, type[Command]] = {c.KIND: c for c in ALL_COMMANDS}

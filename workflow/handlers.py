@@ -14,7 +14,15 @@ from typing import Any
 
 from workflow import commands as c
 from workflow.clock import WorkAmount, WorkClock
-from workflow.limits import REMIND_LEAD, plan_dispatch, reply_limit
+from workflow.limits import (
+    REMIND_LEAD,
+    computed,
+    fixed,
+    plan_dispatch,
+    replace_basis,
+    reply_limit,
+    source_limit_refusal,
+)
 from workflow.model import (
     Actor,
     ActorKind,
@@ -116,9 +124,17 @@ def dispatch(o: Order, cmd: c.Dispatch, who: Actor, now: dt.datetime, clock: Wor
     bad = check_units(cmd.lead, cmd.co_units)
     if bad:
         return bad
+    if cmd.due is not None:
+        # 第十一条(三): only provincial / national orders and urgent ones (set by a supervisor)
+        # carry a limit of their own; the others run on the statutory working days.
+        why = source_limit_refusal(o.channel, o.urgent, who.supervisor)
+        if why:
+            return Refusal("source_due_not_allowed", why)
+        if cmd.due <= now:
+            return Refusal("bad_due", "来源时限已过,请核对办理时限")
+    # The order's own limit (kept from registration or an earlier dispatch) still wins when it
+    # has passed meanwhile (e.g. a re-dispatch after a return): the order is then overdue.
     due = cmd.due or o.source_due
-    if due is not None and due <= now:
-        return Refusal("bad_due", "来源时限已过,请核对办理时限")
     plan = plan_dispatch(o, cmd.lead, cmd.co_units, now, clock, due)
     new = replace(o, state=State.DISPATCHED, **plan)  # type: ignore[arg-type]
     # 第十三条: an urgent matter outside the lead unit's working time goes to its on-duty staff;
@@ -145,7 +161,7 @@ def dispatch_event(
         co_units=[a.unit for a in new.assignments if a.role == "co"],
         sign_due={a.unit: a.sign_due.isoformat() for a in new.assignments},
         reply_due=_iso(new.reply_due), return_due=_iso(new.return_due),
-        provisional=new.due_provisional, note=note, **extra,
+        source_due=_iso(new.source_due), provisional=new.due_provisional, note=note, **extra,
     )  # fmt: skip
 
 
@@ -208,7 +224,7 @@ def approve_return(
         return Refusal("no_request", "没有待审核的退回申请")
     new = replace(
         o, state=State.RETURNED, pending=None, assignments=(), reply_due=None, return_due=None,
-        remind_due=None, return_count=o.return_count + 1,
+        remind_due=None, due_basis=(), due_provisional=False, return_count=o.return_count + 1,
     )  # fmt: skip
     events = [event(o, new.state, "return_approved", who, now, unit=p.unit, basis=p.reason,
                     suggestion=p.suggestion, note=cmd.note)]  # fmt: skip
@@ -263,15 +279,25 @@ def approve_extension(
     if p is None or p.kind != "extension":
         return Refusal("no_request", "没有待审核的延时申请")
     provisional = o.due_provisional
+    lead = o.lead_unit
     if cmd.new_due is not None:
-        new_due = cmd.new_due
+        new_due, basis = cmd.new_due, fixed("reply", cmd.new_due, lead)
     elif cmd.days is not None:
         if cmd.days <= 0:
             return Refusal("bad_due", "延长的工作日数应大于0")
-        d = clock.add(o.lead_unit, o.reply_due or now, WorkAmount.days(cmd.days))
+        # N more working days on the current limit. When that limit is itself provisional, the
+        # new one is its start and steps plus this step, so that confirming the year recomputes
+        # the whole chain (not just the last step from a provisional instant).
+        prior = next((b for b in o.due_basis if b.target == "reply"), None)
+        extra = WorkAmount.days(cmd.days)
+        if prior is not None and prior.provisional and prior.unit == lead:
+            steps = (*(WorkAmount(n, u) for n, u in prior.steps), extra)
+            d, basis = computed(clock, "reply", lead, prior.start, *steps)
+        else:
+            d, basis = computed(clock, "reply", lead, o.reply_due or now, extra)
         new_due, provisional = d.at, provisional or d.provisional
     elif p.requested_due is not None:
-        new_due = p.requested_due
+        new_due, basis = p.requested_due, fixed("reply", p.requested_due, lead)
     else:
         return _required("new_due", "新的办理时限")
     if new_due <= max(now, o.reply_due or now):
@@ -280,6 +306,7 @@ def approve_extension(
     remind = now + (new_due - now) * 4 / 5
     new = replace(o, pending=None, reply_due=new_due, reply_overdue=False, remind_due=remind,
                   reminded_at=None, due_provisional=provisional,
+                  due_basis=replace_basis(o, basis, fixed("remind", remind, lead)),
                   extension_count=o.extension_count + 1)  # fmt: skip
     return new, [event(o, o.state, "extension_approved", who, now, unit=p.unit,
                        old_due=_iso(o.reply_due), new_due=new_due.isoformat(),
@@ -345,13 +372,15 @@ def record_callback(
             "note": cmd.note}  # fmt: skip
     if cmd.result is Satisfaction.DISSATISFIED and cmd.unit_fault:
         limit = reply_limit(o.category)
-        due = clock.add(o.lead_unit, now, limit)
+        due, basis = computed(clock, "reply", o.lead_unit, now, limit)
         # the same automatic 催办 as at dispatch: one working day before the new limit
-        remind = clock.add(o.lead_unit, now, WorkAmount.days(limit.value - REMIND_LEAD.value))
+        remind, rbasis = computed(clock, "remind", o.lead_unit, now,
+                                  WorkAmount.days(limit.value - REMIND_LEAD.value))  # fmt: skip
         new = replace(
             o, state=State.REOPENED, satisfaction=cmd.result, reopen_count=o.reopen_count + 1,
             reply_due=due.at, reply_overdue=False, remind_due=remind.at, reminded_at=None,
             due_provisional=o.due_provisional or due.provisional,
+            due_basis=replace_basis(o, basis, rbasis),
         )  # fmt: skip
         return new, [event(o, new.state, "reopened", who, now, reply_due=due.at.isoformat(),
                            **data)]  # fmt: skip

@@ -56,13 +56,15 @@ class KnowledgeBase:
         fields = self._fields(data, None)
         async with self.pool.acquire() as conn, conn.transaction():
             aid = await conn.fetchval(
-                "INSERT INTO kb_articles (unit_code, created_by) VALUES ($1, $2) RETURNING id",
+                "INSERT INTO kb_articles (unit_code, created_by) VALUES ($1::text, $2::text)"
+                " RETURNING id",
                 unit, who.username,
             )
             await conn.execute(
                 """INSERT INTO kb_versions (article_id, version, status, title, body, keywords,
                        valid_from, valid_to, author)
-                   VALUES ($1, 1, 'draft', $2, $3, $4, $5, $6, $7)""",
+                   VALUES ($1, 1, 'draft', $2::text, $3::text, $4::text[], $5::date,
+                           $6::date, $7::text)""",
                 aid, *fields, who.username,
             )
         return await self.get(who, aid)
@@ -106,8 +108,9 @@ class KnowledgeBase:
                 raise Conflict("该条目正在审核中,请待审核完成后再修改", code="in_review")
             if latest["status"] in EDITABLE:
                 await conn.execute(
-                    """UPDATE kb_versions SET status = 'draft', title = $3, body = $4,
-                           keywords = $5, valid_from = $6, valid_to = $7, author = $8,
+                    """UPDATE kb_versions SET status = 'draft', title = $3::text,
+                           body = $4::text, keywords = $5::text[], valid_from = $6::date,
+                           valid_to = $7::date, author = $8::text,
                            updated_at = now()
                        WHERE article_id = $1 AND version = $2""",
                     aid, latest["version"], *fields, who.username,
@@ -117,7 +120,8 @@ class KnowledgeBase:
                 await conn.execute(
                     """INSERT INTO kb_versions (article_id, version, status, title, body,
                            keywords, valid_from, valid_to, author)
-                       VALUES ($1, $2, 'draft', $3, $4, $5, $6, $7, $8)""",
+                       VALUES ($1, $2, 'draft', $3::text, $4::text, $5::text[], $6::date,
+                               $7::date, $8::text)""",
                     aid, version, *fields, who.username,
                 )
                 await conn.execute(
@@ -140,8 +144,9 @@ class KnowledgeBase:
                                code="invalid_state")  # fmt: skip
             reviewer = who.username if to in ("published", "rejected") else None
             await conn.execute(
-                """UPDATE kb_versions SET status = $3, reviewer = coalesce($4, reviewer),
-                       review_note = coalesce($5, review_note), updated_at = now()
+                """UPDATE kb_versions SET status = $3::text,
+                       reviewer = coalesce($4::text, reviewer),
+                       review_note = coalesce($5::text, review_note), updated_at = now()
                    WHERE article_id = $1 AND version = $2""",
                 aid, latest["version"], to, reviewer, note,
             )
@@ -153,8 +158,9 @@ class KnowledgeBase:
                 )
                 tokens = token_text(latest["title"], latest["body"], " ".join(latest["keywords"]))
                 await conn.execute(
-                    """UPDATE kb_articles SET published_version = $2, title = $3, body = $4,
-                           valid_from = $5, valid_to = $6, tokens = $7, updated_at = now()
+                    """UPDATE kb_articles SET published_version = $2, title = $3::text,
+                           body = $4::text, valid_from = $5::date, valid_to = $6::date,
+                           tokens = $7::text, updated_at = now()
                        WHERE id = $1""",
                     aid, latest["version"], latest["title"], latest["body"],
                     latest["valid_from"], latest["valid_to"], tokens,
@@ -201,8 +207,8 @@ class KnowledgeBase:
         on = on or dt.datetime.now(TZ).date()
         return bool(await self.pool.fetchval(
             """SELECT 1 FROM kb_articles WHERE id = $1 AND published_version IS NOT NULL
-                 AND (valid_from IS NULL OR valid_from <= $2)
-                 AND (valid_to IS NULL OR valid_to >= $2)""",
+                 AND (valid_from IS NULL OR valid_from <= $2::date)
+                 AND (valid_to IS NULL OR valid_to >= $2::date)""",
             aid, on,
         ))  # fmt: skip
 
@@ -219,14 +225,14 @@ class KnowledgeBase:
             """SELECT id, unit_code, title, left(body, 200) AS snippet, published_version,
                       valid_from, valid_to,
                       ts_rank_cd(search_vector, query) AS rank
-               FROM kb_articles, to_tsquery('simple', $1) AS query
+               FROM kb_articles, to_tsquery('simple', $1::text) AS query
                WHERE published_version IS NOT NULL
                  AND search_vector @@ query
-                 AND (valid_from IS NULL OR valid_from <= $2)
-                 AND (valid_to IS NULL OR valid_to >= $2)
-                 AND ($3::text IS NULL OR unit_code = $3)
+                 AND (valid_from IS NULL OR valid_from <= $2::date)
+                 AND (valid_to IS NULL OR valid_to >= $2::date)
+                 AND ($3::text IS NULL OR unit_code = $3::text)
                ORDER BY rank DESC, id
-               LIMIT $4""",
+               LIMIT $4::integer""",
             q, on, unit, limit,
         )
         return [dict(r) for r in rows]

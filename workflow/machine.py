@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from workflow import commands as c
 from workflow import handlers as h
+from workflow import recompute as rc
 from workflow import supervision as sv
 from workflow.clock import WorkClock
 from workflow.model import OPEN_STATES, Actor, ActorKind, Event, Order, Refusal, State
@@ -63,6 +64,7 @@ RULES: dict[type[c.Command], Rule] = {
     c.Link: _r(ALL_STATES, P),
     c.AttachCall: _r(ALL_STATES, P, S),
     c.Sweep: _r(WITH_UNIT, S),
+    c.RecomputeDeadlines: _r(OPEN_STATES, P, S),
 }
 
 HANDLERS: dict[type[c.Command], h.Handler] = {
@@ -92,6 +94,7 @@ HANDLERS: dict[type[c.Command], h.Handler] = {
     c.Link: sv.link,
     c.AttachCall: sv.attach_call,
     c.Sweep: sv.sweep,
+    c.RecomputeDeadlines: rc.recompute_deadlines,
 }
 
 STATE_LABELS = {

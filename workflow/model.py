@@ -115,6 +115,9 @@ class Actor:
     name: str
     unit: str | None = None
     user_id: int | None = None
+    supervisor: bool = False
+    """A platform supervisor or administrator (值班长/督导): may set an urgent order's own limit
+    (第十一条(三) 其它紧急类工单明确另行有时限要求的)."""
 
 
 SYSTEM_ACTOR = Actor(ActorKind.SYSTEM, "system")
@@ -140,6 +143,27 @@ class Assignment:
     signed_at: dt.datetime | None = None
     signed_by: str | None = None
     sign_overdue: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DueBasis:
+    """How one stored deadline of an order was reached, so that it can be recomputed.
+
+    The deadline is ``start`` plus each of ``steps`` in turn, in ``unit``'s working time
+    (``(amount, "hours" | "days")``, see :class:`workflow.clock.WorkAmount`); a deadline fixed by
+    the source or by the platform (a provincial limit, an approved new instant, a wall-clock
+    reminder) has no steps and is ``start`` itself. ``target`` names the deadline: ``"sign"`` (the
+    sign-for limit of ``unit``'s assignment), ``"return"``, ``"reply"`` or ``"remind"``.
+    ``provisional`` is True when the computation passed over calendar days not yet confirmed
+    (a year ``chinesecalendar`` does not know and no admin has confirmed): confirming the year
+    recomputes exactly those deadlines (第十一条(三)(四)).
+    """
+
+    target: str
+    unit: str | None
+    start: dt.datetime
+    steps: tuple[tuple[float, str], ...] = ()
+    provisional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +194,8 @@ class Order:
     address: str | None = None
     district: str | None = None
     urgent: bool = False
-    source_due: dt.datetime | None = None  # a limit set by the source (provincial / urgent)
+    source_due: dt.datetime | None = None  # a limit set by the source (provincial / urgent);
+    # kept on the order, so that a re-dispatch or a 专题协调 keeps it (第十一条(三))
     external_ref: str | None = None  # provincial / national order number
     call_ids: tuple[str, ...] = ()
     transcript_ids: tuple[str, ...] = ()
@@ -180,6 +205,7 @@ class Order:
     return_due: dt.datetime | None = None
     remind_due: dt.datetime | None = None  # automatic 催办 before the reply limit
     due_provisional: bool = False  # some deadline relied on unconfirmed calendar days
+    due_basis: tuple[DueBasis, ...] = ()  # how each stored deadline was computed
     reply_overdue: bool = False
     reminded_at: dt.datetime | None = None  # last 催办 (automatic or manual)
     reminders: int = 0

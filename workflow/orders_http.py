@@ -196,8 +196,8 @@ def _action_handler(cmd_type: type[c.Command]) -> Any:
 
 
 for _cmd in c.ALL_COMMANDS:
-    if _cmd is c.Sweep:
-        continue  # the system's own command
+    if _cmd in c.INTERNAL_COMMANDS:
+        continue  # the system's own commands (deadline sweep, calendar confirmation)
     routes.post(
         f"/api/orders/{{number}}/{_cmd.KIND}", roles=_roles_for(_cmd),
         summary=(_cmd.__doc__ or _cmd.KIND).strip().splitlines()[0], body=body_schema(_cmd),

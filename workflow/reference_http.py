@@ -14,6 +14,7 @@ from workflow import reference_store as refs
 from workflow.clock import TZ, UnitClock, WorkAmount, in_working_time
 from workflow.command_codec import CommandError, parse_instant
 from workflow.keys import CALENDARS, KNOWLEDGE_BASE, ORDER_SERVICE
+from workflow.service import actor_of
 from workflow.units import WorkSchedule
 
 routes = Routes(tag="workflow")
@@ -151,13 +152,17 @@ YEAR_BODY = {"type": "object", "additionalProperties": False,
 @routes.put("/api/workflow/calendar/years/{year}", roles=SUPERVISOR_ROLES,
             summary="确认年度安排 Confirm a year's holiday notice", body=YEAR_BODY)  # fmt: skip
 async def confirm_year(request: web.Request) -> web.Response:
-    """After the State Council notice is entered: deadlines in that year stop being provisional."""
+    """After the State Council notice is entered: deadlines in that year stop being provisional.
+
+    In the same transaction every provisional deadline of the open orders (sign-for, return
+    request, reply, reminder) is recomputed from its original start and amount with the
+    confirmed calendar; each changed order gets a ``deadlines_recomputed`` event.
+    ``recomputed`` is the number of orders changed (0 when confirming again)."""
     who = principal(request)
     year = _year(request.match_info["year"])
     body = await read_json(request, YEAR_BODY)
-    await refs.confirm_year(request.app[POOL], year, body.get("note", ""), who.username)
-    request.app[CALENDARS].invalidate()
-    return json_response({"year": year, "confirmed": True})
+    n = await request.app[ORDER_SERVICE].confirm_year(actor_of(who), year, body.get("note", ""))
+    return json_response({"year": year, "confirmed": True, "recomputed": n})
 
 
 @routes.delete("/api/workflow/calendar/years/{year}", roles=SUPERVISOR_ROLES,

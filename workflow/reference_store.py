@@ -31,7 +31,8 @@ async def seed_units(
             status = await conn.execute(
                 """INSERT INTO member_units (code, name, short, kind, parent, keywords,
                        working_hours, duty_phone, duty_contact)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text[],
+                           $7::text, $8::text, $9::text)
                    ON CONFLICT (code) DO NOTHING""",
                 *r,
             )
@@ -65,8 +66,8 @@ async def load_unit_directory(pool: asyncpg.Pool) -> UnitDirectory:
     )
 
 
-async def load_overrides(pool: asyncpg.Pool) -> CalendarOverrides:
-    """The admin calendar table."""
+async def load_overrides(pool: asyncpg.Pool | asyncpg.Connection) -> CalendarOverrides:
+    """The admin calendar table (through ``pool`` or inside a connection's transaction)."""
     days = await pool.fetch("SELECT day, is_workday FROM calendar_days")
     years = await pool.fetch("SELECT year FROM calendar_years")
     return CalendarOverrides.of(
@@ -90,9 +91,10 @@ async def list_calendar(pool: asyncpg.Pool, year: int | None) -> dict[str, Any]:
 async def put_day(pool: asyncpg.Pool, day: dt.date, is_workday: bool, note: str, by: str) -> None:
     """Create or replace an override row."""
     await pool.execute(
-        """INSERT INTO calendar_days (day, is_workday, note, set_by) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (day) DO UPDATE SET is_workday = $2, note = $3, set_by = $4,
-               set_at = now()""",
+        """INSERT INTO calendar_days (day, is_workday, note, set_by)
+           VALUES ($1::date, $2::boolean, $3::text, $4::text)
+           ON CONFLICT (day) DO UPDATE SET is_workday = $2::boolean, note = $3::text,
+               set_by = $4::text, set_at = now()""",
         day, is_workday, note, by,
     )
 
@@ -102,11 +104,16 @@ async def delete_day(pool: asyncpg.Pool, day: dt.date) -> bool:
     return await pool.execute("DELETE FROM calendar_days WHERE day = $1", day) == "DELETE 1"
 
 
-async def confirm_year(pool: asyncpg.Pool, year: int, note: str, by: str) -> None:
-    """Mark a year's holiday notice as fully entered."""
+async def confirm_year(
+    pool: asyncpg.Pool | asyncpg.Connection, year: int, note: str, by: str
+) -> None:
+    """Mark a year's holiday notice as fully entered (the order service's ``confirm_year``
+    also recomputes the provisional deadlines, in the same transaction)."""
     await pool.execute(
-        """INSERT INTO calendar_years (year, note, confirmed_by) VALUES ($1, $2, $3)
-           ON CONFLICT (year) DO UPDATE SET note = $2, confirmed_by = $3, confirmed_at = now()""",
+        """INSERT INTO calendar_years (year, note, confirmed_by)
+           VALUES ($1::integer, $2::text, $3::text)
+           ON CONFLICT (year) DO UPDATE SET note = $2::text, confirmed_by = $3::text,
+               confirmed_at = now()""",
         year, note, by,
     )
 
@@ -116,6 +123,10 @@ async def unconfirm_year(pool: asyncpg.Pool, year: int) -> bool:
     return await pool.execute("DELETE FROM calendar_years WHERE year = $1", year) == "DELETE 1"
 
 
+_UNIT_TYPES = {"working_hours": "text", "duty_phone": "text", "duty_contact": "text",
+               "active": "boolean"}  # fmt: skip
+
+
 async def update_unit(pool: asyncpg.Pool, code: str, changes: dict[str, Any]) -> bool:
     """Set working hours / duty contact / active of a unit; False when the unit is unknown.
     ``changes`` keys are already validated column names."""
@@ -123,7 +134,7 @@ async def update_unit(pool: asyncpg.Pool, code: str, changes: dict[str, Any]) ->
     cols = [k for k in allowed if k in changes]
     if not cols:
         return await pool.fetchval("SELECT 1 FROM member_units WHERE code = $1", code) is not None
-    sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(cols, start=2))
+    sets = ", ".join(f"{c} = ${i}::{_UNIT_TYPES[c]}" for i, c in enumerate(cols, start=2))
     status = await pool.execute(
         f"UPDATE member_units SET {sets}, updated_at = now() WHERE code = $1",
         code, *(changes[c] for c in cols),

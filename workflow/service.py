@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from kit.auth import Principal, Role
+from kit.auth import SUPERVISOR_ROLES, Principal, Role
 from kit.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from workflow import commands as c
 from workflow import reference_store as refs
@@ -25,9 +25,10 @@ from workflow import store
 from workflow.calendar import StatutoryCalendar
 from workflow.clock import UnitClock
 from workflow.codec import order_from_dict
-from workflow.limits import next_check
+from workflow.limits import next_check, source_limit_refusal
 from workflow.machine import Transition, transition
 from workflow.model import (
+    OPEN_STATES,
     SYSTEM_ACTOR,
     Actor,
     ActorKind,
@@ -88,7 +89,8 @@ class CalendarProvider:
 def actor_of(who: Principal) -> Actor:
     """The state machine's view of an authenticated user."""
     kind = ActorKind.UNIT if who.role is Role.UNIT_STAFF else ActorKind.PLATFORM
-    return Actor(kind, who.username, who.unit_code, who.user_id)
+    return Actor(kind, who.username, who.unit_code, who.user_id,
+                 supervisor=who.role in SUPERVISOR_ROLES)  # fmt: skip
 
 
 class OrderService:
@@ -172,9 +174,16 @@ class OrderService:
                              details=[{"field": "content", "problem": "required"}])  # fmt: skip
         cit = data.get("citizen") or {}
         source_due = data.get("source_due")
-        if source_due is not None and source_due <= now:
-            problem = [{"field": "source_due", "problem": "in the past"}]
-            raise BadRequest("来源时限已过", code="invalid_fields", details=problem)
+        if source_due is not None:
+            # 第十一条(三): only provincial / national orders and urgent ones whose limit a
+            # supervisor sets carry a limit of their own.
+            why = source_limit_refusal(channel, bool(data.get("urgent")), actor.supervisor)
+            if why:
+                raise Unprocessable(why, code="source_due_not_allowed",
+                                    details=[{"field": "source_due", "problem": "not allowed"}])
+            if source_due <= now:
+                problem = [{"field": "source_due", "problem": "in the past"}]
+                raise BadRequest("来源时限已过", code="invalid_fields", details=problem)
         district = data.get("district")
         order = Order(
             number="", state=State.INTAKE, channel=channel, category=category,
@@ -285,6 +294,35 @@ class OrderService:
         if isinstance(r, Transition):
             await store.update(conn, target["id"], t.version, r.order, r.events, now)
 
+    # --- calendar confirmation (第十一条(三)(四)) ---------------------------------------
+
+    async def confirm_year(self, actor: Actor, year: int, note: str = "") -> int:
+        """Confirm ``year``'s holiday notice and, in the same transaction, recompute every
+        provisional deadline of the open orders with the calendar as it now is (one
+        ``deadlines_recomputed`` event and a version bump per changed order); returns the number
+        of orders changed. Confirming again with the same data changes nothing."""
+        now = self.now()
+        units = await self.refresh_units()
+        done: list[Transition] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            await refs.confirm_year(conn, year, note, actor.name)
+            clock = UnitClock(units, StatutoryCalendar(await refs.load_overrides(conn)))
+            cmd = c.RecomputeDeadlines(year=year, note=note or None)
+            for s in await store.lock_provisional(conn, OPEN_STATES):
+                r = transition(s.order, cmd, actor, now, clock)
+                if isinstance(r, Transition):
+                    if not await store.update(conn, s.id, s.order.version, r.order, r.events,
+                                              now):  # fmt: skip
+                        raise Conflict("工单正被修改,请稍后重试", code="busy")  # row is locked
+                    done.append(r)
+        self.calendars.invalidate()
+        for r in done:
+            await self._notify(r.order, r.events)
+        if done:
+            log.info("calendar year %s confirmed: %d order(s) had provisional deadlines "
+                     "recomputed", year, len(done))  # fmt: skip
+        return len(done)
+
     # --- reads --------------------------------------------------------------------------
 
     async def timeline(self, who: Principal, number: str) -> list[dict[str, Any]]:
@@ -340,8 +378,9 @@ class OrderService:
                             # it: look again in a moment rather than never
                             nxt = now + dt.timedelta(seconds=1)
                         await conn.execute(
-                            "UPDATE work_orders SET next_check_at = $3 WHERE id = $1"
-                            " AND next_check_at <= $2", s.id, now, nxt)  # fmt: skip
+                            "UPDATE work_orders SET next_check_at = $3::timestamptz"
+                            " WHERE id = $1::bigint AND next_check_at <= $2::timestamptz",
+                            s.id, now, nxt)  # fmt: skip
             for r in done:  # after the commit: overdue marks and 催办 reach the console too
                 await self._notify(r.order, r.events)
             if len(due) < batch:

@@ -7,7 +7,7 @@ records. Every write of an order goes with its events in the caller's transactio
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ import asyncpg
 
 from workflow.codec import order_from_dict, order_to_dict
 from workflow.limits import next_check
-from workflow.model import Event, Order
+from workflow.model import Event, Order, State
 from workflow.numbering import local_day
 from workflow.text import token_text
 
@@ -57,11 +57,20 @@ def _columns(o: Order) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-_COLS = (
-    "number", "version", "state", "channel", "category", "urgent", "confidential", "lead_unit",
-    "units", "citizen_phone", "district", "call_ids", "created_at", "reply_due", "reply_overdue",
-    "supervision", "next_check_at", "closed_at", "search_tokens", "doc",
+_COL_TYPES = (
+    ("number", "text"), ("version", "integer"), ("state", "text"), ("channel", "text"),
+    ("category", "text"), ("urgent", "boolean"), ("confidential", "boolean"),
+    ("lead_unit", "text"), ("units", "text[]"), ("citizen_phone", "text"), ("district", "text"),
+    ("call_ids", "text[]"), ("created_at", "timestamptz"), ("reply_due", "timestamptz"),
+    ("reply_overdue", "boolean"), ("supervision", "text"), ("next_check_at", "timestamptz"),
+    ("closed_at", "timestamptz"), ("search_tokens", "text"), ("doc", "jsonb"),
 )  # fmt: skip
+"""The columns written from an order, with their SQL types. Every parameter of the statements
+below carries an explicit cast (``$8::text``): several are NULL for many orders (lead unit, phone,
+district, limits), and a parameter whose type PostgreSQL must infer from its context fails the
+whole statement with ``IndeterminateDatatypeError`` as soon as a change of the SQL leaves it in
+a context without a type (``$n IS NULL``, ``COALESCE($n, $m)``, a bare select-list item)."""
+_COLS = tuple(name for name, _ in _COL_TYPES)
 
 _EVENTS_OF_W = """
 INSERT INTO work_order_events (order_id, version, kind, at, actor_kind, actor_name, actor_unit,
@@ -75,15 +84,17 @@ FROM w, jsonb_array_elements(${ev}::jsonb) AS e"""
 _INSERT = (
     """
 WITH s AS (
-    INSERT INTO work_order_seq (day, last) VALUES ($1, 1)
+    INSERT INTO work_order_seq (day, last) VALUES ($1::date, 1)
     ON CONFLICT (day) DO UPDATE SET last = work_order_seq.last + 1
     RETURNING last),
 n AS (SELECT 'CZ' || to_char($1::date, 'YYYYMMDD') || '-' || lpad(s.last::text, 6, '0') AS no
       FROM s),
 w AS (
     INSERT INTO work_orders (""" + ", ".join(_COLS) + """, updated_at)
-    SELECT n.no, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-           $19, jsonb_set($20::jsonb, '{number}', to_jsonb(n.no)), $13
+    SELECT n.no, """
+    + ", ".join(f"${i}::{t}" for i, (_, t) in enumerate(_COL_TYPES[1:-1], start=2))
+    + """,
+           jsonb_set($20::jsonb, '{number}', to_jsonb(n.no)), $13::timestamptz
     FROM n
     RETURNING id, version, number)"""
     + _EVENTS_OF_W.format(ev=21)
@@ -93,8 +104,9 @@ w AS (
 # One statement: the new current row if the version still matches, and its events.
 _UPDATE = (
     "WITH w AS (UPDATE work_orders SET "
-    + ", ".join(f"{c} = ${i}" for i, c in enumerate(_COLS, start=1))
-    + ", updated_at = $21 WHERE id = $22 AND version = $23 RETURNING id, version)"
+    + ", ".join(f"{c} = ${i}::{t}" for i, (c, t) in enumerate(_COL_TYPES, start=1))
+    + ", updated_at = $21::timestamptz WHERE id = $22::bigint AND version = $23::integer"
+    " RETURNING id, version)"
     + _EVENTS_OF_W.format(ev=24)
 )
 
@@ -166,37 +178,38 @@ async def list_orders(
     if f.states:
         where.append(f"state = ANY({arg(list(f.states))}::text[])")
     if f.category:
-        where.append(f"category = {arg(f.category)}")
+        where.append(f"category = {arg(f.category)}::text")
     if f.channel:
-        where.append(f"channel = {arg(f.channel)}")
+        where.append(f"channel = {arg(f.channel)}::text")
     if f.unit:
         where.append(f"units @> ARRAY[{arg(f.unit)}::text]")
     if f.lead_unit:
-        where.append(f"lead_unit = {arg(f.lead_unit)}")
+        where.append(f"lead_unit = {arg(f.lead_unit)}::text")
     if f.only_units is not None:
         where.append(f"units && {arg(list(f.only_units))}::text[]")
     if f.phone:
-        where.append(f"citizen_phone = {arg(f.phone)}")
+        where.append(f"citizen_phone = {arg(f.phone)}::text")
     if f.district:
-        where.append(f"district = {arg(f.district)}")
+        where.append(f"district = {arg(f.district)}::text")
     if f.overdue is not None:
-        where.append(f"reply_overdue = {arg(f.overdue)}")
+        where.append(f"reply_overdue = {arg(f.overdue)}::boolean")
     if f.supervision:
-        where.append(f"supervision = {arg(f.supervision)}")
+        where.append(f"supervision = {arg(f.supervision)}::text")
     if f.created_from:
-        where.append(f"created_at >= {arg(f.created_from)}")
+        where.append(f"created_at >= {arg(f.created_from)}::timestamptz")
     if f.created_to:
-        where.append(f"created_at < {arg(f.created_to)}")
+        where.append(f"created_at < {arg(f.created_to)}::timestamptz")
     if f.tsquery:
         where.append(
-            f"search_vector @@ to_tsquery('simple', {arg(f.tsquery)})"
+            f"search_vector @@ to_tsquery('simple', {arg(f.tsquery)}::text)"
         )
     if before is not None:
-        where.append(f"(created_at, id) < ({arg(before[0])}, {arg(before[1])})")
+        where.append(f"(created_at, id) < ({arg(before[0])}::timestamptz,"
+                     f" {arg(before[1])}::bigint)")
     sql = "SELECT id, created_at, doc FROM work_orders"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}"
+    sql += f" ORDER BY created_at DESC, id DESC LIMIT {arg(limit)}::integer"
     return [(r["id"], r["created_at"], r["doc"]) for r in await pool.fetch(sql, *args)]
 
 
@@ -252,3 +265,18 @@ async def claim_due(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> l
     )
     return [_row(r) for r in rows]
 
+
+
+async def lock_provisional(
+    conn: asyncpg.Connection, states: Iterable[State]
+) -> list[StoredOrder]:
+    """Orders in ``states`` whose deadlines are provisional (``due_provisional`` in the stored
+    order), locked for the caller's transaction; oldest first. Run when a calendar year is
+    confirmed (rare), so a scan of the open orders is acceptable."""
+    rows = await conn.fetch(
+        """SELECT id, doc FROM work_orders
+           WHERE state = ANY($1::text[]) AND doc -> 'due_provisional' = 'true'::jsonb
+           ORDER BY id FOR UPDATE""",
+        sorted(s.value for s in states),
+    )
+    return [_row(r) for r in rows]

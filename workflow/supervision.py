@@ -35,13 +35,16 @@ def coordinate(
     o: Order, cmd: c.Coordinate, who: Actor, now: dt.datetime, clock: WorkClock
 ) -> Result:
     """专题协调督办 (第二十六条): responsibility unclear; the joint-meeting office names the lead
-    unit and the order is dispatched to it with fresh limits."""
+    unit and the order is dispatched to it with fresh limits — except a limit set by the source
+    (provincial / national / urgent order), which still wins (第十一条(三)): the named lead unit
+    answers by that limit; one that has already passed is marked overdue again by the next sweep,
+    naming the units that now hold the order."""
     bad = check_units(cmd.lead, cmd.co_units)
     if bad:
         return bad
     if not (cmd.reason or "").strip():
         return Refusal("missing_field", "请填写协调事由(reason)")
-    plan = plan_dispatch(o, cmd.lead, cmd.co_units, now, clock, None)
+    plan = plan_dispatch(o, cmd.lead, cmd.co_units, now, clock, o.source_due)
     new = replace(o, state=State.DISPATCHED, supervision=Supervision.COORDINATED,
                   **plan)  # type: ignore[arg-type]  # fmt: skip
     return new, [dispatch_event(o, new, "coordinated", who, now, cmd.note, reason=cmd.reason)]

@@ -92,7 +92,8 @@ def test_views_mask_and_hide():
 
 
 PURE = ["units", "calendar", "clock", "limits", "model", "commands", "machine", "handlers",
-        "supervision", "numbering", "codec", "command_codec", "views", "text"]  # fmt: skip
+        "supervision", "recompute", "numbering", "codec", "command_codec", "views",
+        "text"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", PURE)

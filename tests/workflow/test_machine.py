@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from workflow import commands as c
-from workflow.calendar import StatutoryCalendar
+from workflow.calendar import CalendarOverrides, StatutoryCalendar
 from workflow.clock import TZ, UnitClock
 from workflow.machine import RULES, Transition, transition
 from workflow.model import (
@@ -119,6 +119,7 @@ SAMPLES: dict[type[c.Command], c.Command] = {
     c.Link: c.Link(other="CZ20261124-000009"),
     c.AttachCall: c.AttachCall(call_id="pbx1-1795838224.27"),
     c.Sweep: c.Sweep(),
+    c.RecomputeDeadlines: c.RecomputeDeadlines(year=2027),
 }
 ACTORS = {ActorKind.PLATFORM: AGENT, ActorKind.UNIT: LEAD_STAFF, ActorKind.SYSTEM: SYSTEM}
 
@@ -168,6 +169,8 @@ def test_matrix_of_allowed_and_forbidden(cmd_type, state, actor_kind):
 EXPECTED_CONTENT_REFUSALS = {
     # The unit actor of the matrix is the lead unit, which has already signed in HANDLING.
     (c.Sign, State.HANDLING, "already_signed"),
+    # The matrix's orders run in November 2026 (a year the library knows): nothing provisional.
+    *((c.RecomputeDeadlines, s, "unchanged") for s in State),
 }
 
 
@@ -186,8 +189,8 @@ CONTENT = [
     ("dispatch needs a lead", State.INTAKE, c.Dispatch(lead=""), AGENT, "missing_field"),
     ("co-unit equal to lead", State.INTAKE, c.Dispatch(lead=LEAD, co_units=(LEAD,)), AGENT,
      "bad_units"),
-    ("source limit in the past", State.INTAKE,
-     c.Dispatch(lead=LEAD, due=T0 - dt.timedelta(hours=1)), AGENT, "bad_due"),
+    ("source limit on a phone order", State.INTAKE,
+     c.Dispatch(lead=LEAD, due=T0 + dt.timedelta(days=1)), AGENT, "source_due_not_allowed"),
     ("redispatch after return", State.RETURNED, c.Dispatch(lead=CO), AGENT, State.DISPATCHED),
     ("lead signs", State.DISPATCHED, c.Sign(), LEAD_STAFF, State.HANDLING),
     ("co-unit signs, lead still pending", State.DISPATCHED, c.Sign(), CO_STAFF, State.DISPATCHED),
@@ -385,3 +388,152 @@ def test_provisional_deadline_when_running_into_2027():
     o = replace(new_order(), created_at=dt.datetime(2026, 12, 30, 10, tzinfo=TZ))
     o = ok(o, c.Dispatch(lead=LEAD), AGENT, dt.datetime(2026, 12, 30, 10, tzinfo=TZ))
     assert o.due_provisional is True
+
+
+# --- provisional deadlines recomputed once the year is confirmed (第十一条(三)(四)) ---------
+
+DEC30 = dt.datetime(2026, 12, 30, 10, 0, tzinfo=TZ)  # Wednesday; 5 working days reach 2027
+CONFIRMED_2027 = UnitClock(load_units(), StatutoryCalendar(CalendarOverrides.of(
+    [(dt.date(2027, 1, 4), False)], confirmed_years=[2027])))  # fmt: skip
+
+
+def _dispatched_dec30(**changes: object) -> Order:
+    o = replace(new_order(), created_at=DEC30, **changes)  # type: ignore[arg-type]
+    return ok(o, c.Dispatch(lead=LEAD, co_units=(CO,)), AGENT, DEC30)
+
+
+def test_recompute_moves_only_the_provisional_deadlines():
+    o = _dispatched_dec30()
+    assert o.due_provisional
+    assert o.reply_due == dt.datetime(2027, 1, 7, 10, tzinfo=TZ)  # weekday fallback, 元旦 off
+    assert o.return_due == dt.datetime(2027, 1, 4, 10, tzinfo=TZ)
+    signs = {a.unit: a.sign_due for a in o.assignments}
+    r = transition(o, c.RecomputeDeadlines(year=2027), AGENT, DEC30, CONFIRMED_2027)
+    assert isinstance(r, Transition), r
+    n = r.order
+    # 2027-01-04 is off in the confirmed calendar: every limit across it moves by one day.
+    assert n.reply_due == dt.datetime(2027, 1, 8, 10, tzinfo=TZ)
+    assert n.return_due == dt.datetime(2027, 1, 5, 10, tzinfo=TZ)
+    assert n.remind_due == dt.datetime(2027, 1, 7, 10, tzinfo=TZ)
+    assert {a.unit: a.sign_due for a in n.assignments} == signs  # 2026-12-30 11:00: not moved
+    assert not n.due_provisional and not any(b.provisional for b in n.due_basis)
+    assert n.version == o.version + 1
+    (e,) = r.events
+    assert e.kind == "deadlines_recomputed" and e.data["year"] == 2027
+    assert e.data["changes"]["reply_due"] == {"from": "2027-01-07T10:00:00+08:00",
+                                              "to": "2027-01-08T10:00:00+08:00"}  # fmt: skip
+    assert "sign_due" not in e.data["changes"] and e.data["provisional"] is False
+    # Once confirmed, a second recomputation has nothing to do.
+    again = transition(n, c.RecomputeDeadlines(year=2027), AGENT, DEC30, CONFIRMED_2027)
+    assert isinstance(again, Refusal) and again.code == "unchanged"
+
+
+def test_recompute_keeps_a_limit_set_by_the_source():
+    due = dt.datetime(2027, 1, 6, 17, 0, tzinfo=TZ)
+    o = _dispatched_dec30(channel=Channel.PROVINCIAL, source_due=due)
+    assert o.reply_due == due and o.due_provisional  # the return limit crosses 2027-01-04
+    remind = o.remind_due
+    # With the year still unconfirmed nothing would change: nothing is written.
+    assert refused(o, c.RecomputeDeadlines(year=2027), AGENT, DEC30).code == "unchanged"
+    r = transition(o, c.RecomputeDeadlines(year=2027), AGENT, DEC30, CONFIRMED_2027)
+    assert isinstance(r, Transition)
+    assert r.order.reply_due == due and r.order.remind_due == remind  # the source's limit wins
+    assert r.order.return_due == dt.datetime(2027, 1, 5, 10, tzinfo=TZ)
+    assert set(r.events[0].data["changes"]) == {"return_due"}
+
+
+def test_recompute_after_an_extension_recomputes_the_whole_chain():
+    o = ok(_dispatched_dec30(), c.Sign(), LEAD_STAFF, DEC30)
+    o = ok(o, c.RequestExtension(reason="需现场勘验"), LEAD_STAFF, DEC30)
+    o = ok(o, c.ApproveExtension(days=3), AGENT, DEC30)
+    assert o.reply_due == dt.datetime(2027, 1, 12, 10, tzinfo=TZ)  # 01-07 + 3 working days
+    # The chain evaluated in the unconfirmed calendar gives the stored instant again.
+    assert refused(o, c.RecomputeDeadlines(year=2027), AGENT, DEC30).code == "unchanged"
+    r = transition(o, c.RecomputeDeadlines(year=2027), AGENT, DEC30, CONFIRMED_2027)
+    assert isinstance(r, Transition)
+    # 5 days end 01-08 in the confirmed calendar, and 3 more end 01-13 (not 01-12 + 1 step).
+    assert r.order.reply_due == dt.datetime(2027, 1, 13, 10, tzinfo=TZ)
+    # The reminder after an extension is a wall-clock instant: not recomputed.
+    assert r.order.remind_due == o.remind_due
+
+
+def test_recompute_withdraws_an_overdue_mark_the_new_limit_does_not_justify():
+    o = ok(_dispatched_dec30(), c.Sign(), LEAD_STAFF, DEC30)
+    late = dt.datetime(2027, 1, 7, 11, 0, tzinfo=TZ)  # after the provisional 01-07 10:00
+    o = ok(o, c.Sweep(), SYSTEM, late)
+    assert o.reply_overdue and o.supervision is Supervision.SUPERVISED
+    r = transition(o, c.RecomputeDeadlines(year=2027), AGENT, late, CONFIRMED_2027)
+    assert isinstance(r, Transition)
+    assert r.order.reply_due == dt.datetime(2027, 1, 8, 10, tzinfo=TZ)
+    assert not r.order.reply_overdue and "reply_overdue" in r.events[0].data["cleared"]
+    assert r.order.supervision is Supervision.SUPERVISED  # a 督办 already raised stays
+
+
+def test_recompute_leaves_an_order_without_a_recorded_basis_alone():
+    o = replace(_dispatched_dec30(), due_basis=())  # computed before bases were recorded
+    r = transition(o, c.RecomputeDeadlines(year=2027), AGENT, DEC30, CONFIRMED_2027)
+    assert isinstance(r, Refusal) and r.code == "unchanged"
+
+
+# --- limits set by the source (第十一条(三)) -------------------------------------------------
+
+SUPERVISOR = Actor(ActorKind.PLATFORM, "sup1", user_id=9, supervisor=True)
+
+
+@pytest.mark.parametrize(("channel", "urgent", "actor", "allowed"), [
+    (Channel.PROVINCIAL, False, AGENT, True),
+    (Channel.NATIONAL, False, AGENT, True),
+    (Channel.PHONE, False, AGENT, False),
+    (Channel.PHONE, False, SUPERVISOR, False),  # not urgent: the statutory limits apply
+    (Channel.WEB, True, AGENT, False),  # urgent, but an agent may not set the limit
+    (Channel.WEB, True, SUPERVISOR, True),
+    (Channel.DISTRICT, False, AGENT, False),
+    (Channel.PARTNER, False, AGENT, False),
+    (Channel.LEADERSHIP, False, AGENT, False),
+])  # fmt: skip
+def test_dispatch_due_only_where_a_source_sets_the_limit(channel, urgent, actor, allowed):
+    due = T0 + dt.timedelta(days=2)
+    o = replace(new_order(), channel=channel, urgent=urgent)
+    r = transition(o, c.Dispatch(lead=LEAD, due=due), actor, T0, CLOCK)
+    if allowed:
+        assert isinstance(r, Transition), r
+        assert r.order.reply_due == due and r.order.source_due == due
+    else:
+        assert isinstance(r, Refusal) and r.code == "source_due_not_allowed" and r.reason
+
+
+def test_source_limit_in_the_past_is_refused():
+    o = replace(new_order(), channel=Channel.PROVINCIAL)
+    r = transition(o, c.Dispatch(lead=LEAD, due=T0 - dt.timedelta(hours=1)), AGENT, T0, CLOCK)
+    assert isinstance(r, Refusal) and r.code == "bad_due"
+
+
+def test_coordination_keeps_the_source_limit():
+    due = dt.datetime(2026, 11, 27, 12, 0, tzinfo=TZ)
+    o = ok(replace(new_order(), channel=Channel.PROVINCIAL), c.Dispatch(lead=LEAD, due=due),
+           AGENT)  # fmt: skip
+    later = T0 + dt.timedelta(hours=3)
+    r = transition(o, c.Coordinate(lead=OTHER, reason="职责交叉"), AGENT, later, CLOCK)
+    assert isinstance(r, Transition)
+    assert r.order.lead_unit == OTHER and r.order.reply_due == due and r.order.source_due == due
+    assert r.events[0].data["reply_due"] == due.isoformat()
+    # An order without a source limit gets fresh statutory limits from the coordination.
+    plain = transition(in_state(State.HANDLING), c.Coordinate(lead=OTHER, reason="职责交叉"),
+                       AGENT, later, CLOCK)  # fmt: skip
+    assert isinstance(plain, Transition)
+    # coordinated at 13:00 (lunch break): the count starts 13:30 and ends with the 12-02 morning
+    assert plain.order.reply_due == dt.datetime(2026, 12, 2, 12, 0, tzinfo=TZ)
+
+
+def test_redispatch_after_the_source_limit_passed_keeps_it():
+    due = T0 + dt.timedelta(hours=2)
+    o = ok(replace(new_order(), channel=Channel.PROVINCIAL, source_due=due), c.Dispatch(lead=LEAD),
+           AGENT)  # fmt: skip
+    o = ok(o, c.Sign(), LEAD_STAFF)
+    o = ok(o, c.RequestReturn(basis="不属本单位职责", suggestion="建议派城管"), LEAD_STAFF)
+    o = ok(o, c.ApproveReturn(), AGENT)
+    later = T0 + dt.timedelta(days=1)
+    o = ok(o, c.Dispatch(lead=CO), AGENT, later)  # not refused: the province's limit stands
+    assert o.reply_due == due and o.lead_unit == CO
+    swept = ok(o, c.Sweep(), SYSTEM, later + dt.timedelta(seconds=1))
+    assert swept.reply_overdue

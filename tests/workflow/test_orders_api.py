@@ -3,10 +3,14 @@ units, optimistic concurrency, masking, and the append-only audit log."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import asyncpg
 import pytest
+
+from workflow.clock import TZ
+from workflow.keys import ORDER_SERVICE
 
 LEAD, CO, OTHER = "CZ-ZJJ", "CZ-CGJ", "CZ-GAJ"
 FAR_FUTURE = "2026-11-28T00:00:00+08:00"
@@ -349,9 +353,11 @@ async def test_provincial_limit_and_manual_sweep(people: People) -> None:
     o = await act(agent, o, "dispatch", lead=LEAD)
     assert o["reply_due"] == "2099-01-01T12:00:00+08:00"
     bad = await agent.post("/api/orders", json={"category": "help", "content": "x",
+                                                "channel": "provincial",
                                                 "source_due": "2099-01-01T12:00:00"})  # fmt: skip
     assert bad.status == 400  # a limit without a UTC offset is ambiguous
     past = await agent.post("/api/orders", json={"category": "help", "content": "x",
+                                                 "channel": "provincial",
                                                  "source_due": "2020-01-01T12:00:00+08:00"})
     assert past.status == 400
     assert (await agent.post("/api/workflow/sweep", json={})).status == 403
@@ -397,3 +403,163 @@ async def test_self_merge_and_absurd_numbers_are_refused(people: People, pool) -
     assert r.status == 400, await r.text()  # a superscript digit is not a version
     state = await pool.fetchval("SELECT state FROM work_orders WHERE number = $1", o["number"])
     assert state == "handling"
+
+
+# --- limits set by the source (第十一条(三)) -------------------------------------------------
+
+SOURCE_DUE = "2099-01-01T12:00:00+08:00"
+
+
+async def test_source_limit_only_where_the_source_sets_one(people: People, pool) -> None:
+    agent, sup = await people("agent", "sup")
+    body = {"category": "complaint", "content": "路面塌陷", "source_due": SOURCE_DUE}
+    r = await ok(await agent.post("/api/orders", json=body), 422)
+    assert r["error"]["code"] == "source_due_not_allowed" and "第十一条" in r["error"]["message"]
+    assert r["error"]["details"][0]["field"] == "source_due"
+    r = await ok(await agent.post("/api/orders", json=body | {"urgent": True}), 422)
+    assert r["error"]["code"] == "source_due_not_allowed"  # urgent: the supervisor sets it
+    assert await pool.fetchval("SELECT count(*) FROM work_orders") == 0  # nothing registered
+    # A supervisor sets an urgent order's own limit; the national platforms bring theirs.
+    u = await ok(await sup.post("/api/orders", json=body | {"urgent": True}), 201)
+    u = await act(agent, u, "dispatch", lead=LEAD)
+    assert u["reply_due"] == SOURCE_DUE
+    await create(agent, channel="national", source_due=SOURCE_DUE)
+    # dispatch: the same rule for `due`, and a refusal changes nothing
+    o = await create(agent)
+    for who in (agent, sup):  # a phone order that is not urgent runs on the statutory days
+        r = await act(who, o, "dispatch", 422, lead=LEAD, due=SOURCE_DUE)
+        assert r["error"]["code"] == "source_due_not_allowed"
+    cur = await ok(await agent.get(f"/api/orders/{o['number']}"))
+    assert cur["state"] == "intake" and cur["version"] == o["version"] and cur["reply_due"] is None
+    tl = await ok(await agent.get(f"/api/orders/{o['number']}/timeline"))
+    assert [e["kind"] for e in tl["events"]] == ["created"]
+    urgent = await create(agent, urgent=True)
+    r = await act(agent, urgent, "dispatch", 422, lead=LEAD, due=SOURCE_DUE)
+    assert r["error"]["code"] == "source_due_not_allowed"
+    urgent = await act(sup, urgent, "dispatch", lead=LEAD, due=SOURCE_DUE)
+    assert urgent["reply_due"] == SOURCE_DUE and urgent["source_due"] == SOURCE_DUE
+    p = await create(agent, channel="provincial", external_ref="JS12345-0003")
+    p = await act(agent, p, "dispatch", lead=LEAD, due=SOURCE_DUE)
+    assert p["reply_due"] == SOURCE_DUE and p["source_due"] == SOURCE_DUE
+
+
+async def test_coordination_keeps_the_provincial_limit(people: People) -> None:
+    agent, sup = await people("agent", "sup")
+    o = await create(agent, channel="provincial", source_due=SOURCE_DUE,
+                     external_ref="JS12345-0002")  # fmt: skip
+    o = await act(agent, o, "dispatch", lead=LEAD)
+    o = await act(sup, o, "coordinate", lead=CO, co_units=[OTHER], reason="职责交叉,专题协调")
+    assert o["lead_unit"] == CO and o["supervision"] == "coordinated"
+    assert o["reply_due"] == SOURCE_DUE and o["source_due"] == SOURCE_DUE
+    tl = await ok(await agent.get(f"/api/orders/{o['number']}/timeline"))
+    last = tl["events"][-1]
+    assert last["kind"] == "coordinated" and last["data"]["reply_due"] == SOURCE_DUE
+    # A limit given at dispatch (provincial order registered without it) is kept as well.
+    p = await create(agent, channel="provincial")
+    p = await act(agent, p, "dispatch", lead=LEAD, due=SOURCE_DUE)
+    p = await act(sup, p, "coordinate", lead=CO, reason="职责交叉")
+    assert p["reply_due"] == SOURCE_DUE
+
+
+# --- 不予受理 with the optional fields absent or null (第九条, 第十条) ---------------------------
+
+
+async def test_not_accept_with_optional_fields_absent_or_null(people: People, pool) -> None:
+    (agent,) = await people("agent")
+    # Registered as the console does for an anonymous caller: no topic / address / district,
+    # the caller's name and number null.
+    body = {"category": "consultation", "content": "外省社保转移怎么办",
+            "citizen": {"name": None, "phone": None}}  # fmt: skip
+    a = await ok(await agent.post("/api/orders", json=body), 201)
+    a = await act(agent, a, "not_accept", guidance="请向参保地社保经办机构咨询")  # no reason, note
+    assert a["state"] == "not_accepted" and a["not_accepted_reason"] == "other"
+    b = await ok(await agent.post("/api/orders", json=body), 201)
+    b = await act(agent, b, "not_accept", reason="out_of_jurisdiction", note=None,
+                  guidance="请向所在地12345反映")  # fmt: skip
+    assert b["state"] == "not_accepted" and b["guidance"] == "请向所在地12345反映"
+    tl = await ok(await agent.get(f"/api/orders/{b['number']}/timeline"))
+    last = tl["events"][-1]
+    assert last["kind"] == "not_accepted" and last["data"] == {
+        "reason": "out_of_jurisdiction", "guidance": "请向所在地12345反映"}  # fmt: skip
+    rows = await pool.fetch("SELECT lead_unit, citizen_phone, district, reply_due, closed_at"
+                            " FROM work_orders ORDER BY id")  # fmt: skip
+    assert [(r["lead_unit"], r["citizen_phone"], r["district"], r["reply_due"]) for r in rows] == [
+        (None, None, None, None)] * 2  # fmt: skip
+    assert all(r["closed_at"] is not None for r in rows)
+    # Nulls where the command does not allow them are a 400, and change nothing.
+    c = await ok(await agent.post("/api/orders", json=body), 201)
+    r = await act(agent, c, "not_accept", 400, reason=None, guidance="x")
+    assert r["error"]["details"][0]["field"] == "reason"
+    r = await act(agent, c, "not_accept", 400, guidance=None)
+    assert r["error"]["details"][0]["field"] == "guidance"
+    assert (await ok(await agent.get(f"/api/orders/{c['number']}")))["state"] == "intake"
+
+
+# --- provisional deadlines and the confirmation of a calendar year (第十一条(三)(四)) ----------
+
+
+async def test_confirming_a_year_recomputes_provisional_deadlines(
+    client, people: People, pool
+) -> None:
+    agent, sup, lead = await people("agent", "sup", "lead")
+    clock = {"now": dt.datetime(2026, 12, 30, 10, 0, tzinfo=TZ)}  # Wednesday
+    client.app[ORDER_SERVICE].now = lambda: clock["now"]
+    o = await create(agent)
+    o = await act(agent, o, "dispatch", lead=LEAD, co_units=[CO])
+    # 5 working days run into 2027, which chinesecalendar does not know: weekday rule minus
+    # 元旦, provisional.
+    assert o["reply_due"] == "2027-01-07T10:00:00+08:00" and o["due_provisional"] is True
+    assert o["return_due"] == "2027-01-04T10:00:00+08:00"
+    p = await create(agent, channel="provincial", source_due="2027-01-06T17:00:00+08:00")
+    p = await act(agent, p, "dispatch", lead=LEAD)
+    assert p["due_provisional"] is True  # its return limit crosses 2027-01-04
+    # An order closed meanwhile keeps its deadlines (only open orders are recomputed).
+    d = await create(agent)
+    d = await act(agent, d, "dispatch", lead=LEAD)
+    d = await act(lead, d, "sign")
+    d = await act(lead, d, "reply", text="已责令施工单位整改")
+    d = await act(sup, d, "accept_reply")
+    d = await act(agent, d, "callback", result="satisfied")
+    assert d["state"] == "closed" and d["due_provisional"] is True
+
+    # Entering the override alone does not touch stored deadlines: the year is not confirmed.
+    await ok(await sup.put("/api/workflow/calendar/days/2027-01-04",
+                           json={"is_workday": False, "note": "示例:元旦调休"}))  # fmt: skip
+    cur = await ok(await agent.get(f"/api/orders/{o['number']}"))
+    assert (cur["version"], cur["reply_due"]) == (o["version"], o["reply_due"])
+
+    clock["now"] = dt.datetime(2026, 12, 30, 15, 0, tzinfo=TZ)
+    r = await ok(await sup.put("/api/workflow/calendar/years/2027", json={"note": "国办发明电"}))
+    assert r == {"year": 2027, "confirmed": True, "recomputed": 2}
+    n = await ok(await agent.get(f"/api/orders/{o['number']}"))
+    assert n["reply_due"] == "2027-01-08T10:00:00+08:00"  # 2027-01-04 is now off
+    assert n["return_due"] == "2027-01-05T10:00:00+08:00"
+    assert n["remind_due"] == "2027-01-07T10:00:00+08:00"
+    assert [a["sign_due"] for a in n["assignments"]] == [a["sign_due"] for a in o["assignments"]]
+    assert n["due_provisional"] is False and n["version"] == o["version"] + 1
+    tl = await ok(await agent.get(f"/api/orders/{o['number']}/timeline"))
+    last = tl["events"][-1]
+    assert last["kind"] == "deadlines_recomputed" and last["actor"]["name"] == "sup1"
+    assert last["version"] == n["version"] and last["from_state"] == last["to_state"]
+    assert last["data"]["year"] == 2027 and last["data"]["note"] == "国办发明电"
+    assert last["data"]["changes"]["reply_due"] == {"from": "2027-01-07T10:00:00+08:00",
+                                                    "to": "2027-01-08T10:00:00+08:00"}
+    # The provincial limit wins and is not recomputed; its return limit is.
+    q = await ok(await agent.get(f"/api/orders/{p['number']}"))
+    assert q["reply_due"] == "2027-01-06T17:00:00+08:00" and q["remind_due"] == p["remind_due"]
+    assert q["return_due"] == "2027-01-05T10:00:00+08:00" and q["due_provisional"] is False
+    closed = await ok(await agent.get(f"/api/orders/{d['number']}"))
+    assert closed["version"] == d["version"] and closed["reply_due"] == d["reply_due"]
+    # The sweep now looks at the recomputed limits.
+    nxt = await pool.fetchval("SELECT next_check_at FROM work_orders WHERE number = $1",
+                              o["number"])  # fmt: skip
+    assert nxt == dt.datetime(2026, 12, 30, 11, 0, tzinfo=TZ)  # the units' sign-for limit
+
+    # Confirming again with the same data changes nothing.
+    events = await pool.fetchval("SELECT count(*) FROM work_order_events")
+    r = await ok(await sup.put("/api/workflow/calendar/years/2027", json={"note": "国办发明电"}))
+    assert r["recomputed"] == 0
+    assert await pool.fetchval("SELECT count(*) FROM work_order_events") == events
+    again = await ok(await agent.get(f"/api/orders/{o['number']}"))
+    assert again["version"] == n["version"] and again["reply_due"] == n["reply_due"]
+    assert (await agent.put("/api/workflow/calendar/years/2027", json={})).status == 403

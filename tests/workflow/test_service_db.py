@@ -13,6 +13,7 @@ import pytest
 from kit.errors import Conflict, NotFound
 from workflow import commands as c
 from workflow import reference_store as refs
+from workflow import store
 from workflow.api import WorkflowApi
 from workflow.clock import TZ
 from workflow.kb import KnowledgeBase
@@ -249,3 +250,56 @@ async def test_no_overdue_while_an_extension_request_is_reviewed(pool: asyncpg.P
     assert await svc.sweep_once(after + dt.timedelta(seconds=1)) == 1  # old limit in force
     o = (await svc.load(None, number)).order
     assert o.reply_overdue and o.supervision is Supervision.SUPERVISED
+
+
+DEC30 = dt.datetime(2026, 12, 30, 10, tzinfo=TZ)  # Wednesday: 5 working days run into 2027
+
+
+async def test_confirming_a_year_withdraws_an_overdue_mark_of_a_provisional_limit(
+    pool: asyncpg.Pool,
+) -> None:
+    clock = Clock(DEC30)
+    svc, _ = await make(pool, clock)
+    number = await new_dispatched(svc)
+    await svc.act(None, LEAD_STAFF, number, c.Sign())
+    # Past the provisional limit (2027-01-07 10:00): overdue and 督办 by the sweep.
+    clock.t = dt.datetime(2027, 1, 7, 11, tzinfo=TZ)
+    await svc.sweep_once(clock.t)
+    o = (await svc.load(None, number)).order
+    assert o.reply_overdue and o.supervision is Supervision.SUPERVISED and o.due_provisional
+    await refs.put_day(pool, dt.date(2027, 1, 4), False, "示例:调休放假", "admin")
+    assert await svc.confirm_year(AGENT, 2027, "国办发明电") == 1
+    n = (await svc.load(None, number)).order
+    assert n.reply_due == dt.datetime(2027, 1, 8, 10, tzinfo=TZ) and not n.reply_overdue
+    assert not n.due_provisional and n.version == o.version + 1
+    # The sweep works on the confirmed limits: the reminder one working day before the new
+    # limit (01-07 10:00, already passed) goes out now, the limit is enforced after 01-08 10:00.
+    assert await svc.sweep_once(dt.datetime(2027, 1, 7, 12, tzinfo=TZ)) == 1
+    assert (await svc.load(None, number)).order.reminded_at is not None
+    assert await svc.sweep_once(dt.datetime(2027, 1, 8, 9, 59, tzinfo=TZ)) == 0
+    assert await svc.sweep_once(dt.datetime(2027, 1, 8, 10, 0, 1, tzinfo=TZ)) == 1
+    assert (await svc.load(None, number)).order.reply_overdue
+    kinds = [e["kind"] for e in await store.events_of(pool, (await svc.load(None, number)).id)]
+    assert kinds[-4:] == ["supervised", "deadlines_recomputed", "reminded", "reply_overdue"]
+
+
+async def test_confirmation_and_recomputation_commit_together(pool: asyncpg.Pool) -> None:
+    svc, _ = await make(pool, Clock(DEC30))
+    good = await new_dispatched(svc)
+    bad = await new_dispatched(svc)
+    # A stored order that cannot be read makes the recomputation fail: the year is not
+    # confirmed either, and no other order changed.
+    await pool.execute("UPDATE work_orders SET doc = doc - 'state' WHERE number = $1", bad)
+    version = (await svc.load(None, good)).order.version
+    with pytest.raises(KeyError):
+        await svc.confirm_year(AGENT, 2027, "")
+    assert await pool.fetchval("SELECT count(*) FROM calendar_years") == 0
+    assert (await svc.load(None, good)).order.version == version
+
+
+async def test_order_statements_have_concrete_parameter_types(pool: asyncpg.Pool) -> None:
+    """No parameter of the order statements is left for PostgreSQL to guess (NULLs included)."""
+    async with pool.acquire() as conn:
+        for sql in (store._INSERT, store._UPDATE):
+            types = [t.name for t in (await conn.prepare(sql)).get_parameters()]
+            assert "unknown" not in types and "text" in types
