@@ -116,27 +116,44 @@ class AgiSettings:
         _check(0 <= self.port <= 65535, "port must be 0-65535")
 
 
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+
+
 @dataclass(frozen=True)
 class AudioSocketSettings:
-    """Live audio for real-time transcripts (Asterisk AudioSocket)."""
+    """Live audio for real-time transcripts (Asterisk AudioSocket).
+
+    ``live_queues`` lists the queues (``asterisk-config/queues.conf`` section names) whose
+    answered calls get a live transcript; empty means every queue while ``enabled``."""
 
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = 9092
+    live_queues: tuple[str, ...] = ()
 
     def validate(self) -> None:
         _check(0 <= self.port <= 65535, "port must be 0-65535")
+        for queue in self.live_queues:
+            _check(_QUEUE_NAME.match(queue) is not None,
+                   f"live_queues: invalid queue name {queue!r} (letters, digits, '_', '.', '-')")
 
 
 @dataclass(frozen=True)
 class RecordingSettings:
-    """Where Asterisk's MixMonitor writes and how long audio is kept."""
+    """Where Asterisk's MixMonitor writes and how long audio is kept.
+
+    ``dir`` is the recordings directory as this machine sees it; ``asterisk_dir`` is the same
+    directory as Asterisk names it (``RECDIR`` in ``extensions.conf``) when it is mounted
+    elsewhere here. Unset: Asterisk's paths are taken as they are, inside ``dir``."""
 
     dir: Path = Path("var/recordings")
     retention_days: int = 365
+    asterisk_dir: Path | None = None
 
     def validate(self) -> None:
         _check(self.retention_days >= 1, "retention_days must be >= 1")
+        _check(self.asterisk_dir is None or self.asterisk_dir.is_absolute(),
+               "asterisk_dir must be an absolute path (Asterisk's RECDIR)")
 
 
 @dataclass(frozen=True)
@@ -257,10 +274,10 @@ def _build(cls: type, values: Mapping[str, Any], names: Mapping[str, str]) -> An
             obj.validate()
         except ValueError as exc:
             field_name = next((n for n in names.values()), cls.__name__)
-            for key in names:
-                if key in str(exc):
-                    field_name = names[key]
-                    break
+            # The longest field name the message mentions ("asterisk_dir" also contains "dir").
+            mentioned = [key for key in names if key in str(exc)]
+            if mentioned:
+                field_name = names[max(mentioned, key=len)]
             raise SettingsError(field_name, str(exc)) from None
     return obj
 

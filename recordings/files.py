@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import wave
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -15,17 +16,23 @@ class PathEscapeError(ValueError):
 def relative_path(root: Path, path: str, asterisk_dir: str | None = None) -> str:
     """The path of a recording relative to ``root``, or PathEscapeError.
 
-    Asterisk announces absolute paths in its own file system (``/var/spool/asterisk/monitor/…``);
-    ``asterisk_dir`` is that directory when it is mounted at ``root`` on this machine. Relative
-    paths are taken relative to ``root``. ``..``, symlinks out of ``root`` and absolute paths
-    elsewhere are refused."""
+    Asterisk announces absolute paths in its own file system (``RECDIR``, by default
+    ``/var/spool/asterisk/monitor``). Without ``asterisk_dir`` that is the directory ``root``
+    itself: an absolute path must lie inside ``root``. With ``asterisk_dir`` (Asterisk's name of
+    the directory mounted at ``root`` on this machine) an absolute path must lie inside
+    ``asterisk_dir`` (after collapsing ``..``) and is mapped onto ``root``; any other absolute
+    path is refused. Relative paths are taken relative to ``root``. In every case the result is
+    resolved (symlinks followed) and must stay inside ``root``."""
     if not path or "\x00" in path:
         raise PathEscapeError(f"invalid recording path {path!r}")
     p = PurePosixPath(path)
     if asterisk_dir and p.is_absolute():
-        base = PurePosixPath(asterisk_dir)
-        if p.is_relative_to(base):
-            p = p.relative_to(base)
+        base = PurePosixPath(posixpath.normpath(asterisk_dir))
+        mapped = PurePosixPath(posixpath.normpath(path))
+        if not mapped.is_relative_to(base) or mapped == base:
+            raise PathEscapeError(f"recording path {path!r} is outside Asterisk's recordings "
+                                  f"directory {asterisk_dir}")
+        p = mapped.relative_to(base)
     root_r = root.resolve()
     full = (root_r / p).resolve() if not p.is_absolute() else Path(str(p)).resolve()
     if not full.is_relative_to(root_r) or full == root_r:

@@ -21,6 +21,7 @@ import asyncpg
 
 from kit.jobs import Job, JobQueue
 from recordings.files import PathEscapeError, absolute_path, inspect, relative_path
+from recordings.metrics import RecordingMetrics
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,14 @@ class CaptureRegistry:
 
     def __init__(self, pool: asyncpg.Pool, queue: JobQueue, root: Path, *,
                  asterisk_dir: str | None = None, max_checks: int = 6,
-                 transcribe: bool = True) -> None:
+                 transcribe: bool = True, metrics: RecordingMetrics | None = None) -> None:
+        """``asterisk_dir``: Asterisk's name of ``root`` when it is mounted elsewhere here
+        (see `recordings.files.relative_path`); ``metrics`` counts the files' outcomes."""
         self.pool, self.queue, self.root = pool, queue, Path(root)
         self.asterisk_dir = asterisk_dir
         self.max_checks = max_checks
         self.transcribe = transcribe
+        self.metrics = metrics
 
     async def call_ended(self, call_id: str, files: Mapping[str, str],
                          server_id: str | None = None,
@@ -68,6 +72,7 @@ class CaptureRegistry:
         unknown = set(files) - set(DIRECTIONS)
         if unknown:
             raise ValueError(f"unknown recording directions: {sorted(unknown)}")
+        rejected: list[str] = []
         async with self.pool.acquire() as conn, conn.transaction():
             for direction, raw in files.items():
                 try:
@@ -84,12 +89,16 @@ class CaptureRegistry:
                 if rid is not None and state == "rejected":
                     log.error("recording path rejected", extra={"call_id": call_id,
                                                                 "path": raw})
+                    rejected.append(direction)
                     await conn.execute(
                         """INSERT INTO recording_alerts (call_id, recording_id, kind, message)
                            VALUES ($1, $2, 'path_rejected', $3)""", call_id, rid, error)
             await self.queue.enqueue(REGISTER_KIND, {"call_id": call_id},
                                      dedupe_key=f"register:{call_id}",
                                      max_attempts=self.max_checks, conn=conn)
+        if self.metrics is not None:  # counted once committed
+            for direction in rejected:
+                self.metrics.file_settled(direction, "rejected")
         return await self.files(call_id)
 
     async def files(self, call_id: str) -> list[dict[str, Any]]:
@@ -124,12 +133,14 @@ class CaptureRegistry:
                     row["id"], error)
                 waiting.append(f"{row['direction']}: {error}")
                 continue
-            await self.pool.execute(
+            status = await self.pool.execute(
                 """UPDATE recordings SET state = 'registered', checks = checks + 1,
                           size_bytes = $2, duration_s = $3, sample_rate = $4, sha256 = $5,
                           last_error = NULL, registered_at = now()
                    WHERE id = $1 AND state = 'pending'""",
                 row["id"], facts.size_bytes, facts.duration_s, facts.sample_rate, facts.sha256)
+            if status.endswith(" 1") and self.metrics is not None:
+                self.metrics.file_settled(row["direction"], "registered")
         if waiting and job.attempts < job.max_attempts:
             raise FileNotReady(f"call {call_id}: not ready: " + "; ".join(waiting))
         if waiting:
@@ -149,6 +160,9 @@ class CaptureRegistry:
                 await conn.execute(
                     """INSERT INTO recording_alerts (call_id, recording_id, kind, message)
                        VALUES ($1, $2, 'missing', $3)""", call_id, r["id"], message)
+        if self.metrics is not None:  # counted once committed
+            for r in missing:
+                self.metrics.file_settled(r["direction"], "missing")
 
     async def _settled(self, call_id: str) -> dict[str, Any]:
         rows = await self.files(call_id)

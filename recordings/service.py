@@ -11,6 +11,8 @@ from kit.jobs import JobQueue
 from recordings.drafts import DraftStore
 from recordings.linking import OrderLinker, TranscriptLinks
 from recordings.live import LiveSessions, LiveTranscriptHub
+from recordings.live_fork import LiveForker
+from recordings.metrics import RecordingMetrics
 from recordings.registry import CaptureRegistry
 from recordings.retention import Retention
 
@@ -29,7 +31,9 @@ class Recordings:
     drafts: DraftStore
     retention: Retention
     hub: LiveTranscriptHub
+    metrics: RecordingMetrics | None = None
     live: LiveSessions | None = None
+    forker: LiveForker | None = None
 
 
 RECORDINGS: web.AppKey[Recordings] = web.AppKey("recordings", Recordings)

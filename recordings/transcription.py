@@ -79,6 +79,9 @@ class TranscriptionHandler:
                     call_id, tid, draft)
             await self.queue.enqueue(ATTACH_KIND, {"call_id": call_id},
                                      dedupe_key=f"attach:{call_id}:t{tid}", conn=conn)
+        took = time.monotonic() - wall
         log.info("transcribed call %s: %d lines, %.1f s audio in %.1f s",
-                 call_id, len(lines), audio, time.monotonic() - wall)
-        return {"transcript_id": tid, "lines": len(lines), "audio_seconds": audio}
+                 call_id, len(lines), audio, took)
+        # The timings go back to the backend in the job's result (recordings.metrics).
+        return {"transcript_id": tid, "lines": len(lines), "audio_seconds": audio,
+                "cpu_seconds": round(cpu, 3), "wall_seconds": round(took, 3)}

@@ -7,6 +7,12 @@ from the service (restarting one that dies); ``python -m recordings.worker`` is 
 
 The database URL is passed in the environment (``HOTLINE_WORKER_DSN``), not on the command line,
 so it does not show in ``ps``.
+
+A worker has no metrics registry of its own: with ``--report`` (what `WorkerPool` passes when it
+is given ``on_report``) it writes one line per job it settled on stdout,
+``recordings-worker job {"outcome": "done"|"failed"|"dead", ...}``, and the supervising backend
+process counts them (`recordings.metrics`). Nothing else is read from a worker's stdout after the
+ready line.
 """
 
 from __future__ import annotations
@@ -14,16 +20,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from kit.db import create_pool
-from kit.jobs import JobQueue, JobRunner, default_worker_id
+from kit.jobs import DEAD, JobQueue, JobRunner, default_worker_id
 from recordings.registry import TRANSCRIBE_KIND
 from recordings.stt import MODEL_SETTING, SttModelError, VoskTranscriber, load_model
 from recordings.transcription import TranscriptionHandler
@@ -32,7 +42,62 @@ from recordings.units import UnitCatalogue
 log = logging.getLogger(__name__)
 DSN_ENV = "HOTLINE_WORKER_DSN"
 READY = "recordings-worker ready"
+REPORT = "recordings-worker job "
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
+_REPORTED_RESULT = ("audio_seconds", "cpu_seconds", "wall_seconds", "reused")
+
+Report = Callable[[dict[str, Any]], object]
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """One report line as a worker writes it."""
+    return REPORT + json.dumps(dict(report), separators=(",", ":")) + "\n"
+
+
+def parse_report(line: bytes | str) -> dict[str, Any] | None:
+    """The report of a line a worker wrote, or None for any other line (or a garbled one)."""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    if not text.startswith(REPORT):
+        return None
+    try:
+        value = json.loads(text[len(REPORT):])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _report_on_stdout(report: dict[str, Any]) -> None:
+    try:
+        sys.stdout.write(format_report(report))
+        sys.stdout.flush()
+    except (OSError, ValueError):  # the supervisor is gone: the job's outcome is in PostgreSQL
+        pass
+
+
+class ReportingQueue(JobQueue):
+    """The worker's job queue: reports every outcome it actually recorded (a job taken over by
+    another worker meanwhile is reported by that worker, not twice)."""
+
+    def __init__(self, pool: asyncpg.Pool, report: Report) -> None:
+        super().__init__(pool)
+        self.report = report
+
+    async def complete(self, job_id: int, worker: str, result: Any = None) -> bool:
+        """Mark done, then report ``done`` with the result's timings."""
+        done = await super().complete(job_id, worker, result)
+        if done:
+            facts = result if isinstance(result, dict) else {}
+            self.report({"outcome": "done", "job_id": job_id,
+                         **{k: facts[k] for k in _REPORTED_RESULT if k in facts}})
+        return done
+
+    async def fail(self, job_id: int, worker: str, error: str, *,
+                   retry: bool = True) -> str | None:
+        """Record the failure, then report ``failed`` (queued again) or ``dead``."""
+        state = await super().fail(job_id, worker, error, retry=retry)
+        if state is not None:
+            self.report({"outcome": "dead" if state == DEAD else "failed", "job_id": job_id})
+        return state
 
 
 def default_units_path() -> Path | None:
@@ -62,7 +127,7 @@ async def run(args: argparse.Namespace) -> int:
     units_path = Path(args.units) if args.units else default_units_path()
     units = UnitCatalogue.from_file(units_path) if units_path else None
     pool = await create_pool(dsn, min_size=1, max_size=3)
-    queue = JobQueue(pool)
+    queue = ReportingQueue(pool, _report_on_stdout) if args.report else JobQueue(pool)
     handler = TranscriptionHandler(pool, queue, Path(args.root), transcriber, units, engine)
     runner = JobRunner(queue, {TRANSCRIBE_KIND: handler}, concurrency=1,
                        worker=args.worker_id or default_worker_id(),
@@ -94,6 +159,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--poll", type=float, default=0.5)
     p.add_argument("--grace", type=float, default=5.0)
     p.add_argument("--worker-id")
+    p.add_argument("--report", action="store_true",
+                   help="write a line per settled job on stdout for the supervisor")
     args = p.parse_args(argv)
     if not args.fake and not args.model_dir:
         p.error("--model-dir is required (or --fake)")
@@ -107,17 +174,21 @@ def main(argv: list[str] | None = None) -> None:
 
 
 class WorkerPool:
-    """Starts N worker processes and restarts any that dies, until `stop`."""
+    """Starts N worker processes and restarts any that dies, until `stop`. With ``on_report``
+    the workers report each settled job and ``on_report`` is called with it, in this process."""
 
     def __init__(self, dsn: str, root: Path, *, count: int, model_dir: Path | None = None,
                  fake: bool = False, fake_rtf: float = 0.0, units: Path | None = None,
-                 lease: float = 60.0, poll: float = 0.5, restart_delay: float = 1.0) -> None:
+                 lease: float = 60.0, poll: float = 0.5, restart_delay: float = 1.0,
+                 on_report: Report | None = None) -> None:
         self.dsn, self.root, self.count = dsn, Path(root), count
         self.model_dir, self.fake, self.fake_rtf = model_dir, fake, fake_rtf
         self.units, self.lease, self.poll = units, lease, poll
         self.restart_delay = restart_delay
+        self.on_report = on_report
         self.procs: list[asyncio.subprocess.Process | None] = [None] * count
         self.restarts = 0
+        self.reports = 0
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -131,6 +202,8 @@ class WorkerPool:
             argv += ["--model-dir", str(self.model_dir)]
         if self.units:
             argv += ["--units", str(self.units)]
+        if self.on_report is not None:
+            argv.append("--report")
         return argv
 
     async def spawn(self, i: int) -> asyncio.subprocess.Process:
@@ -141,7 +214,13 @@ class WorkerPool:
         proc = await asyncio.create_subprocess_exec(*self._argv(i), env=env,
                                                     stdout=asyncio.subprocess.PIPE)
         assert proc.stdout is not None
-        line = await proc.stdout.readline()
+        try:
+            line = await proc.stdout.readline()
+        except BaseException:  # cancelled while the model loads: leave no orphan behind
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            raise
         if READY not in line.decode(errors="replace"):
             await proc.wait()
             raise RuntimeError(f"transcription worker {i} failed to start (exit {proc.returncode})")
@@ -151,12 +230,37 @@ class WorkerPool:
     async def start(self) -> None:
         """Start every worker (model loading happens in parallel) and their supervisors."""
         await asyncio.gather(*(self.spawn(i) for i in range(self.count)))
-        self._tasks = [asyncio.create_task(self._watch(i)) for i in range(self.count)]
+        self._tasks = [asyncio.create_task(self._watch(i), name=f"stt-worker-{i}")
+                       for i in range(self.count)]
+
+    async def read_reports(self, stream: asyncio.StreamReader) -> None:
+        """Hand every report line of a worker's stdout to ``on_report`` until it closes. Other
+        lines, garbled ones and lines over the stream's limit are skipped."""
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line longer than the limit (dropped by the reader)
+                log.warning("skipped an over-long line from a transcription worker")
+                continue
+            if not line:
+                return
+            report = parse_report(line)
+            if report is None:
+                log.warning("unexpected output from a transcription worker: %r", line[:200])
+                continue
+            self.reports += 1
+            if self.on_report is not None:
+                try:
+                    self.on_report(report)
+                except Exception:
+                    log.exception("could not count a transcription worker report")
 
     async def _watch(self, i: int) -> None:
-        while not self._stopping:
+        while True:
             proc = self.procs[i]
-            assert proc is not None
+            assert proc is not None and proc.stdout is not None
+            # The pipe is read until the worker exits, so it never fills up and blocks it.
+            await self.read_reports(proc.stdout)
             await proc.wait()
             if self._stopping:
                 return
@@ -164,6 +268,8 @@ class WorkerPool:
                       i, proc.pid, proc.returncode)
             self.restarts += 1
             await asyncio.sleep(self.restart_delay)
+            if self._stopping:
+                return
             with contextlib.suppress(RuntimeError):
                 await self.spawn(i)
 
@@ -171,16 +277,31 @@ class WorkerPool:
         """For /readyz."""
         alive = [p.pid for p in self.procs if p is not None and p.returncode is None]
         return {"ok": len(alive) == self.count, "workers": self.count, "alive": alive,
-                "restarts": self.restarts}
+                "restarts": self.restarts, "reports": self.reports}
 
     async def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM every worker (they release their jobs), SIGKILL after ``grace`` seconds."""
+        """SIGTERM every worker (they release their jobs), SIGKILL after ``grace`` seconds.
+        The supervisors keep reading the workers' last reports until they have exited."""
         self._stopping = True
-        for t in self._tasks:
-            t.cancel()
+        await self._terminate(grace)
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=2.0)
+            for t in pending:  # e.g. one waiting to restart a worker
+                t.cancel()
+            for t in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            for t in done:
+                if not t.cancelled() and t.exception() is not None:
+                    log.error("transcription worker supervisor failed", exc_info=t.exception())
+            self._tasks.clear()
+        await self._terminate(grace)  # a worker started while stopping
+
+    async def _terminate(self, grace: float) -> None:
         for p in self.procs:
             if p is not None and p.returncode is None:
-                p.terminate()
+                with contextlib.suppress(ProcessLookupError):
+                    p.terminate()
         for p in self.procs:
             if p is None:
                 continue

@@ -18,13 +18,15 @@ from hotline.settings import SETTINGS, SettingsError
 from kit.component import COMPONENTS
 from kit.db import DSN, POOL
 from kit.jobs import JobQueue, JobRunner
+from kit.metrics import METRICS
 from recordings.call_events import register_ended_calls
 from recordings.drafts import DraftStore
 from recordings.linking import ATTACH_KIND, OrderLinker, TranscriptLinks
 from recordings.live import LiveSessions, LiveTranscriptHub
 from recordings.live_fork import LiveForker
+from recordings.metrics import RecordingMetrics, refresh_loop
 from recordings.reconcile import RECONCILE_KIND, Reconciler
-from recordings.registry import REGISTER_KIND, CaptureRegistry
+from recordings.registry import REGISTER_KIND, TRANSCRIBE_KIND, CaptureRegistry
 from recordings.retention import RETENTION_KIND, Retention
 from recordings.service import ORDER_LINKER, RECORDINGS, Recordings
 from recordings.stt import SttModelError, validate_model_dir
@@ -39,6 +41,8 @@ ROUTE_MODULES: list[str] = ["recordings.http"]
 MODEL_SETTING = "HOTLINE_STT_MODEL_DIR"
 RETENTION_EVERY = timedelta(hours=1)
 RECONCILE_EVERY = timedelta(seconds=45)
+QUEUE_GAUGES_EVERY = 10.0
+"""Seconds between refreshes of the transcription queue gauges read from PostgreSQL."""
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -141,12 +145,18 @@ async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
     queue = JobQueue(pool, backoff_base=timedelta(seconds=2), backoff_max=timedelta(minutes=1))
     linker = _linker(app)
     hub = LiveTranscriptHub()
+    metrics = RecordingMetrics(app[METRICS])
+    # Asterisk's paths under [recordings] asterisk_dir are mapped onto `root`; unset, they
+    # must already lie inside `root` (the same directory on both sides).
+    asterisk_dir = settings.recordings.asterisk_dir
+    registry = CaptureRegistry(pool, queue, root, metrics=metrics,
+                               asterisk_dir=str(asterisk_dir) if asterisk_dir else None)
     rec = Recordings(
-        root=root, queue=queue, registry=CaptureRegistry(pool, queue, root),
+        root=root, queue=queue, registry=registry,
         links=TranscriptLinks(pool, queue, linker, _knowledge_base(app)), drafts=DraftStore(pool),
         retention=Retention(pool, root, timedelta(days=settings.recordings.retention_days),
                             linker),
-        hub=hub)
+        hub=hub, metrics=metrics)
     app[RECORDINGS] = rec
     stack = contextlib.AsyncExitStack()
     try:
@@ -173,11 +183,18 @@ async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
                                             name="recordings-reconcile")
             stack.push_async_callback(_cancel, reconcile)
         if transcribing:
+            # The worker processes report each settled job back: counted here (R8.3).
             workers = WorkerPool(_dsn(app), root, count=settings.stt.workers,
-                                 model_dir=settings.stt.model_dir, units=default_units_path())
+                                 model_dir=settings.stt.model_dir, units=default_units_path(),
+                                 on_report=metrics.worker_report)
             await workers.start()
             stack.push_async_callback(workers.stop)
             app[COMPONENTS].add("recordings.stt_workers", workers.status)
+        if "web" in roles:  # where /metrics is served
+            gauges = asyncio.create_task(
+                refresh_loop(metrics, pool, TRANSCRIBE_KIND, QUEUE_GAUGES_EVERY),
+                name="recordings-queue-gauges")
+            stack.push_async_callback(_cancel, gauges)
         if live_enabled:
             await _start_live(app, rec, stack)
         _follow_telephony(app, rec, stack)
@@ -209,8 +226,14 @@ async def _start_live(app: web.Application, rec: Recordings,
     except ImportError:
         return
     if TELEPHONY in app:
-        # Fork every answered call to the server (the host must be reachable from Asterisk).
-        forker = LiveForker(app[TELEPHONY], rec.live, settings.audiosocket.host, server.port)
+        # Fork answered calls to the server (the host must be reachable from Asterisk): those
+        # of [audiosocket] live_queues, or of every queue when the list is empty.
+        queues = frozenset(settings.audiosocket.live_queues) or None
+        log.info("live transcript for calls answered in %s",
+                 ", ".join(sorted(queues)) if queues else "every queue")
+        forker = LiveForker(app[TELEPHONY], rec.live, settings.audiosocket.host, server.port,
+                            queues=queues)
+        rec.forker = forker
         sub = app[TELEPHONY].subscribe({"CallStarted", "CallAnswered", "CallEnded"})
         task = asyncio.create_task(forker.run(sub), name="recordings-live-fork")
         stack.callback(sub.close)

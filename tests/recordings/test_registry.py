@@ -28,6 +28,7 @@ from tests.recordings.helpers import (
 )
 
 CALL = "pbx1-1795837952.0"
+ASTERISK = "/var/spool/asterisk/monitor"
 
 
 @pytest.fixture
@@ -39,9 +40,17 @@ def root(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def registry(pool, root) -> CaptureRegistry:
+    """Asterisk and the backend see the directory under the same name (the default)."""
     # Back-off far longer than a test: retries happen only when the test makes them due.
     return CaptureRegistry(pool, JobQueue(pool, backoff_base=timedelta(hours=1)), root,
-                           asterisk_dir="/var/spool/asterisk/monitor", max_checks=3)
+                           max_checks=3)
+
+
+@pytest.fixture
+def mapped(pool, root) -> CaptureRegistry:
+    """Asterisk's /var/spool/asterisk/monitor is mounted at ``root`` here."""
+    return CaptureRegistry(pool, JobQueue(pool, backoff_base=timedelta(hours=1)), root,
+                           asterisk_dir=ASTERISK, max_checks=3)
 
 
 def test_user_event_and_base_names() -> None:
@@ -55,7 +64,9 @@ def test_user_event_and_base_names() -> None:
 
 @pytest.mark.parametrize("path", [
     "../etc/passwd", "/etc/passwd", "/var/spool/asterisk/x/../../../etc", "", "a\x00b.wav",
-    "/var/spool/asterisk/monitor"])
+    "/var/spool/asterisk/monitor", "/var/spool/asterisk/monitor/../../../../etc/passwd",
+    "/var/spool/asterisk/monitor/a/../../monitor2/x.wav", "/var/spool/asterisk/monitor2/x.wav",
+    "/var/spool/asterisk/monitor/..", "/var/spool/asterisk/monitor/./"])
 def test_escaping_paths_are_refused(root: Path, path: str) -> None:
     with pytest.raises(PathEscapeError):
         relative_path(root, path, "/var/spool/asterisk/monitor")
@@ -70,12 +81,19 @@ def test_symlink_out_of_the_directory_is_refused(root: Path, tmp_path: Path) -> 
 def test_asterisk_path_maps_into_root(root: Path) -> None:
     assert relative_path(root, "/var/spool/asterisk/monitor/2026/a-in.wav",
                          "/var/spool/asterisk/monitor") == "2026/a-in.wav"
+    assert relative_path(root, "/var/spool/asterisk/monitor//2026/./x/../b.wav",
+                         "/var/spool/asterisk/monitor/") == "2026/b.wav"
     assert relative_path(root, str(root / "b.wav")) == "b.wav"
+    # With the mapping on, Asterisk's paths are in Asterisk's file system: this machine's
+    # name of the directory means nothing there.
+    with pytest.raises(PathEscapeError, match="outside Asterisk's recordings directory"):
+        relative_path(root, str(root / "b.wav"), "/var/spool/asterisk/monitor")
 
 
-async def test_files_registered_with_facts_then_transcription_queued(pool, registry, root) -> None:
+async def test_files_registered_with_facts_then_transcription_queued(pool, mapped, root) -> None:
+    registry = mapped
     files = mixmonitor_files(root, CALL, seconds=1.5)
-    asterisk = {d: p.replace(str(root), "/var/spool/asterisk/monitor") for d, p in files.items()}
+    asterisk = {d: p.replace(str(root), ASTERISK) for d, p in files.items()}
     await registry.call_ended(CALL, asterisk, server_id="pbx1")
     ran = await drain(registry.queue, {REGISTER_KIND: registry.handle_register})
     assert [o for _, o in ran] == ["done"]
@@ -164,3 +182,46 @@ async def test_bad_input_changes_nothing(pool, registry) -> None:
         await registry.call_ended("", {"mix": "x.wav"})
     assert await pool.fetchval("SELECT count(*) FROM recordings") == 0
     assert await pool.fetchval("SELECT count(*) FROM jobs") == 0
+
+
+async def test_with_mapping_paths_outside_asterisk_dir_are_rejected(pool, mapped, root: Path,
+                                                                   tmp_path: Path) -> None:
+    files = mixmonitor_files(root, CALL)
+    (tmp_path / "secret.wav").write_bytes(read_bytes(files["mix"]))
+    (root / "link-in.wav").symlink_to(tmp_path / "secret.wav")
+    rows = {r["direction"]: r for r in await mapped.call_ended(CALL, {
+        "mix": f"{ASTERISK}/../../../../{tmp_path}/secret.wav",  # `..` out of RECDIR
+        "agent": files["agent"],  # this machine's path: not a name Asterisk uses
+        "citizen": f"{ASTERISK}/link-in.wav",  # inside RECDIR, but a symlink out of it here
+    })}
+    assert {d: r["state"] for d, r in rows.items()} == {
+        "mix": "rejected", "agent": "rejected", "citizen": "rejected"}
+    assert "outside Asterisk's recordings directory" in rows["agent"]["last_error"]
+    assert "outside the recordings directory" in rows["citizen"]["last_error"]
+    assert sorted(a["kind"] for a in await mapped.alerts()) == ["path_rejected"] * 3
+    await drain(mapped.queue, {REGISTER_KIND: mapped.handle_register})
+    assert {r["state"] for r in await mapped.files(CALL)} == {"rejected"}
+    assert await pool.fetchval("SELECT count(*) FROM jobs WHERE kind = $1", TRANSCRIBE_KIND) == 0
+
+
+def test_asterisk_dir_setting(tmp_path: Path) -> None:
+    from hotline.settings import SettingsError, load_settings
+
+    s = load_settings({"HOTLINE_RECORDINGS_DIR": "/mnt/pbx1-monitor"})
+    assert s.recordings.asterisk_dir is None  # default: the same directory as `dir`
+    s = load_settings({"HOTLINE_RECORDINGS_ASTERISK_DIR": ASTERISK})
+    assert s.recordings.asterisk_dir == Path(ASTERISK)
+    cfg = tmp_path / "hotline.toml"
+    cfg.write_text(f'[recordings]\ndir = "/mnt/rec"\nasterisk_dir = "{ASTERISK}"\n')
+    assert load_settings({}, cfg).recordings.asterisk_dir == Path(ASTERISK)
+    for env, toml, name in [
+        ({"HOTLINE_RECORDINGS_ASTERISK_DIR": "spool/monitor"}, None,
+         "HOTLINE_RECORDINGS_ASTERISK_DIR"),
+        ({}, '[recordings]\nasterisk_dir = "monitor"\n', "[recordings] asterisk_dir"),
+        ({}, '[recordings]\nasterisk_dir = 5\n', "[recordings] asterisk_dir"),
+    ]:
+        if toml is not None:
+            cfg.write_text(toml)
+        with pytest.raises(SettingsError) as err:
+            load_settings(env, cfg if toml is not None else None)
+        assert err.value.setting == name

@@ -61,7 +61,7 @@ async def test_service_with_workers_role_transcribes_with_real_model(
 
     good = replace(settings, stt=SttSettings(model_dir=korean_model_dir(), workers=1))
     app = build_app(good, db_dsn, frozenset({"web", "workers"}))
-    async with TestClient(TestServer(app)):
+    async with TestClient(TestServer(app)) as client:
         rec = app[RECORDINGS]
         citizen = speak("안녕하세요", rec.root / "c1-in.wav", pad_after=1.0)
         agent = speak("병원", rec.root / "c1-out.wav", pad_before=1.0)
@@ -77,6 +77,15 @@ async def test_service_with_workers_role_transcribes_with_real_model(
             await asyncio.sleep(0.1)
         assert tid is not None, await pool.fetch("SELECT kind, state, last_error FROM jobs")
         assert attach == "done"
+        # The worker process reported the job back: counted in this process, on /metrics.
+        done = 'hotline_recordings_transcription_jobs_total{outcome="done"} 1'
+        for _ in range(100):
+            metrics = await (await client.get("/metrics")).text()
+            if done in metrics:
+                break
+            await asyncio.sleep(0.05)
+        assert done in metrics.splitlines()
+        assert "hotline_recordings_transcription_rtf_count 1" in metrics.splitlines()
         lines = await pool.fetchval("SELECT lines FROM transcripts WHERE id = $1", tid)
         assert {ln["speaker"] for ln in lines} <= {"citizen", "agent"} and lines
 
