@@ -13,6 +13,7 @@ from a file (``secret_file``) and are never printed: ``repr`` and :func:`redacte
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -55,6 +56,8 @@ class HttpSettings:
     token_days: float = 90.0
     login_max_failures: int = 5
     login_window_seconds: int = 900
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` names the client."""
 
     def validate(self) -> None:
         _check(0 <= self.port <= 65535, "port must be 0-65535")
@@ -65,6 +68,13 @@ class HttpSettings:
         _check(
             1 <= self.login_window_seconds <= 86400, "login_window_seconds must be 1-86400"
         )
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or network"
+                ) from None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hotline.auth.client_address import client_address, parse_networks
 from hotline.auth.store import SESSION_COOKIE
 from hotline.keys import USERS
 from hotline.settings import SETTINGS
@@ -28,7 +29,9 @@ LOGIN_BODY = {
 
 
 def _remote(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client address the login limit counts (see :mod:`hotline.auth.client_address`)."""
+    proxies = parse_networks(request.app[SETTINGS].http.trusted_proxies)
+    return client_address(request.remote, request.headers.getall("X-Forwarded-For", ()), proxies)
 
 
 async def _check_login(request: web.Request, body: dict[str, Any]) -> Principal:
