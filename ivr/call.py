@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from ivr.config import IvrConfig
 from ivr.ports import OrderDirectory, Originator, QueueProbe
@@ -35,6 +35,8 @@ class IvrDeps:
     originator: Originator | None = None
     queue_probe: QueueProbe | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    holiday: Callable[[date], Awaitable[bool]] | None = None
+    """Whether a local date is a statutory holiday (no 办结回访 calls then); None: never."""
 
 
 class IvrCall:

@@ -73,6 +73,9 @@ class IvrConfig:
     survey_hours: tuple[tuple[time, time], ...] = ((time(9, 0), time(12, 0)),
                                                    (time(14, 0), time(20, 0)))
     """Local (Asia/Shanghai) windows in which citizens may be called."""
+    survey_on_holidays: bool = False
+    """Whether 办结回访 calls are made on statutory holidays (法定节假日); by default they wait for
+    the next day that is not one (a citizen is not asked about an order on Spring Festival)."""
     timezone: str = "Asia/Shanghai"
     originate_timeout_s: int = 30
     dial_stale_margin: timedelta = timedelta(seconds=60)

@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ivr.call import IvrDeps
 from ivr.hours import next_allowed
@@ -39,8 +40,21 @@ class SurveyService:
         self.deps = deps
         self.config = deps.config
 
-    def _allowed(self, when: Any) -> Any:
-        return next_allowed(when, self.config.survey_hours, self.config.timezone)
+    async def _allowed(self, when: datetime) -> datetime:
+        """The first instant from ``when`` inside the calling hours and, unless configured
+        otherwise, not on a statutory holiday (a whole holiday period is skipped)."""
+        cfg = self.config
+        at = next_allowed(when, cfg.survey_hours, cfg.timezone)
+        if cfg.survey_on_holidays or self.deps.holiday is None:
+            return at
+        zone = ZoneInfo(cfg.timezone)
+        for _ in range(60):  # the longest holiday period is 8-9 days; bounded all the same
+            local = at.astimezone(zone)
+            if not await self.deps.holiday(local.date()):
+                return at
+            next_day = datetime.combine(local.date() + timedelta(days=1), time(0), zone)
+            at = next_allowed(next_day.astimezone(when.tzinfo), cfg.survey_hours, cfg.timezone)
+        return at
 
     async def _enqueue(self, job: SurveyJob) -> None:
         await self.deps.jobs.enqueue(SURVEY_JOB, {"survey_id": job.id},
@@ -54,7 +68,7 @@ class SurveyService:
             raise ValueError("a survey needs an order number and a digits-only phone number")
         job = await self.deps.store.create_survey(
             order_number, phone, self.config.survey_max_attempts,
-            self._allowed(self.deps.clock()))
+            await self._allowed(self.deps.clock()))
         if job.status == SurveyStatus.SCHEDULED:
             await self._enqueue(job)
         return job
@@ -67,7 +81,7 @@ class SurveyService:
             return await self._reclaim(job, now)
         if job is None or job.status != SurveyStatus.SCHEDULED:
             return {"survey": survey_id, "skipped": job.status.value if job else "missing"}
-        allowed = self._allowed(now)
+        allowed = await self._allowed(now)
         if allowed != now:
             # Outside calling hours: move, do not count an attempt.
             job = replace(job, next_attempt_at=allowed)
@@ -144,7 +158,8 @@ class SurveyService:
         store = self.deps.store
         if job.attempts < job.max_attempts:
             job = replace(job, status=SurveyStatus.SCHEDULED,
-                          next_attempt_at=self._allowed(now + self.config.survey_retry_delay))
+                          next_attempt_at=await self._allowed(
+                              now + self.config.survey_retry_delay))
             if not await store.update_survey(job, expect=expect, idle_for=idle_for):
                 return False
             await self._enqueue(job)

@@ -81,6 +81,22 @@ class StatutoryCalendar:
         """Shortcut for ``day(date).workday``."""
         return self.day(date).workday
 
+    def is_public_holiday(self, date: dt.date) -> bool:
+        """True on a statutory holiday (法定节假日, the weekend days inside a holiday period
+        included), False on working days and ordinary weekends. Used to keep courtesy calls
+        (办结回访) off holidays; deadlines use :meth:`day`."""
+        override = self.overrides.days.get(date)
+        if override is not None:
+            if override:
+                return False
+            if date.weekday() < 5:
+                return True  # a weekday off is a holiday (or a bridge day of one)
+        try:
+            is_holiday, name = chinese_calendar.get_holiday_detail(date)
+        except NotImplementedError:
+            return (date.month, date.day) in FIXED_DATE_HOLIDAYS
+        return bool(is_holiday and name)
+
     def _compute(self, date: dt.date) -> DayStatus:
         year_confirmed = date.year in self.overrides.confirmed_years
         override = self.overrides.days.get(date)

@@ -12,7 +12,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -113,6 +114,23 @@ def _orders(app: web.Application) -> Any:
     return WorkflowOrders(api) if api is not None else _NoOrders()
 
 
+def _holidays(app: web.Application) -> Callable[[date], Awaitable[bool]] | None:
+    """Statutory holidays from the work-order calendar (with the admin overrides), so that
+    办结回访 calls wait for the end of a holiday; None when the workflow feature is absent."""
+    try:
+        from workflow.keys import CALENDARS
+    except ImportError:
+        return None
+    calendars = app.get(CALENDARS)
+    if calendars is None:
+        return None
+
+    async def is_holiday(day: date) -> bool:
+        return (await calendars.get()).is_public_holiday(day)
+
+    return is_holiday
+
+
 async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
     """Build the IVR's dependencies; start the FastAGI server and the dialling jobs per role."""
     settings, roles, pool = app[SETTINGS], app[ROLES], app[POOL]
@@ -123,7 +141,7 @@ async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
     # settings.prompts_dir, where `hotline prompts build` writes the files.
     config = IvrConfig(prompt_prefix="hotline/")
     deps = IvrDeps(store=PgIvrStore(pool), orders=_orders(app), jobs=queue, config=config,
-                   originator=originator, queue_probe=probe)
+                   originator=originator, queue_probe=probe, holiday=_holidays(app))
     app[IVR_DEPS] = deps
     server: FastAgiServer | None = None
     runner: JobRunner | None = None

@@ -62,3 +62,14 @@ async def test_known_caller_hears_real_work_order(client: TestClient) -> None:
     stranger = await FakeCaller(["", "8", digits, digits, digits]).call(
         host, int(port), agi_callerid="13700000000", args=["13700000000"])
     assert not any(c.startswith("SAY DIGITS") for c in stranger.commands)
+
+
+async def test_surveys_use_the_work_order_calendar_for_holidays(client: TestClient) -> None:
+    from datetime import date
+
+    from hotline.features.ivr import IVR_DEPS
+
+    deps = client.app[IVR_DEPS]
+    assert deps.holiday is not None
+    assert await deps.holiday(date(2026, 10, 1)) is True  # 国庆节
+    assert await deps.holiday(date(2026, 10, 10)) is False  # 调休 working Saturday
