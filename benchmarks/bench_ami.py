@@ -108,6 +108,9 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=65536)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
+    from machine import describe  # benchmarks/machine.py, beside this script
+
+    print(describe())
     logging.disable(logging.WARNING)
     data = build_stream(args.repeat)
     parts = chunks(data, args.chunk)

@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--mode", choices=("paced", "burst"), default="paced")
     args = parser.parse_args()
+    from machine import describe  # benchmarks/machine.py, beside this script
+
+    print(describe())
     asyncio.run(bench(args.sessions, args.rounds, args.mode))
 
 

@@ -240,6 +240,9 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--window", type=float, default=1.0)
     args = ap.parse_args()
+    from machine import describe  # benchmarks/machine.py, beside this script
+
+    print(describe())
     dsn = os.environ.get("DATABASE_URL")
     if dsn:
         asyncio.run(drive(dsn, args.agents, args.calls, args.window))

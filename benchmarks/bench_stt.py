@@ -113,6 +113,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="audio length of each")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
+    from machine import describe  # benchmarks/machine.py, beside this script
+
+    print(describe())
     model_dir = args.model_dir or default_model_dir()
     print(f"model: {model_dir}")
     print(f"cpus: {os.cpu_count()}  load average now: {os.getloadavg()}")

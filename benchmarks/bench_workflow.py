@@ -297,6 +297,9 @@ def main() -> None:
     ap.add_argument("--clock-ops", type=int, default=300_000)
     ap.add_argument("--servers", type=int, default=1, help="backend processes sharing the port")
     args = ap.parse_args()
+    from machine import describe  # benchmarks/machine.py, beside this script
+
+    print(describe())
     bench_clock(args.clock_ops)
     dsn = os.environ.get("DATABASE_URL")
     tmp = tempfile.mkdtemp(prefix="bench-workflow-")
