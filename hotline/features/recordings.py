@@ -35,7 +35,7 @@ from recordings.worker import WorkerPool, default_units_path
 
 log = logging.getLogger(__name__)
 
-ROUTE_MODULES: list[str] = ["recordings.http"]
+ROUTE_MODULES: list[str] = ["recordings.http", "recordings.call_record_http"]
 """Dotted names of modules that define a module-level `routes = kit.http.Routes(...)`."""
 
 MODEL_SETTING = "HOTLINE_STT_MODEL_DIR"
