@@ -91,7 +91,10 @@ export async function attempt(fn, okMsg) {
     if (okMsg) toast(okMsg);
     return r;
   } catch (e) {
-    const extra = e.details ? ` ${JSON.stringify(e.details)}` : "";
+    // A 4xx names the offending field in its details; a 5xx from the exchange (502/503/504)
+    // already carries Asterisk's reason in its message, its details (action, server) are for
+    // the logs, not for the agent.
+    const extra = e.details && e.status < 500 ? ` ${JSON.stringify(e.details)}` : "";
     toast(`操作失败:${e.message}${extra}`, true);
     return undefined;
   }
