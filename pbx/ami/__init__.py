@@ -3,12 +3,12 @@
 Public names::
 
     from pbx.ami import AmiMessage, AmiParser, AmiClient, AmiServerConfig
-    from pbx.ami import AmiError, AmiTimeout, AmiNotConnected, AmiAuthError
+    from pbx.ami import AmiError, AmiTimeout, AmiNotConnected, AmiAuthError, OriginateFailed
 """
 
 from pbx.ami.actions import AmiResult
 from pbx.ami.client import AmiClient, AmiServerConfig, ResyncSnapshot
-from pbx.ami.errors import AmiAuthError, AmiError, AmiNotConnected, AmiTimeout
+from pbx.ami.errors import AmiAuthError, AmiError, AmiNotConnected, AmiTimeout, OriginateFailed
 from pbx.ami.message import AmiMessage, AmiParser, encode_action
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "AmiResult",
     "AmiServerConfig",
     "AmiTimeout",
+    "OriginateFailed",
     "ResyncSnapshot",
     "encode_action",
 ]

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from pbx.ami.actions import AmiResult, PendingAction
-from pbx.ami.errors import AmiAuthError, AmiError, AmiNotConnected, AmiTimeout
+from pbx.ami.errors import AmiAuthError, AmiError, AmiNotConnected, AmiTimeout, OriginateFailed
 from pbx.ami.message import AmiMessage, AmiParser, encode_action
 
 log = logging.getLogger(__name__)
@@ -200,11 +200,8 @@ class AmiClient:
                 "originate: no OriginateResponse", action="Originate", server=self.server
             )
         if event.get("Response") != "Success":
-            raise AmiError(
-                f"originate failed (reason {event.get('Reason')})",
-                action="Originate",
-                server=self.server,
-            )
+            raw = (event.get("Reason") or "").strip()
+            raise OriginateFailed(int(raw) if raw.isdigit() else None, server=self.server)
         return event
 
     async def _send(

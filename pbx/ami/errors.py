@@ -29,3 +29,14 @@ class AmiNotConnected(AmiError):
 
 class AmiAuthError(AmiError):
     """Login refused (wrong username or secret, or the source address is not permitted)."""
+
+
+class OriginateFailed(AmiError):
+    """An ``Originate`` whose ``OriginateResponse`` was a failure; ``reason`` is Asterisk's
+    ``Reason`` (the dial result of the first leg): 3 no answer, 5 busy, 8 congestion, 0 / 1
+    failure or no such device; None when absent or not a number."""
+
+    def __init__(self, reason: int | None, *, action: str = "Originate",
+                 server: str = "") -> None:
+        super().__init__(f"originate failed (reason {reason})", action=action, server=server)
+        self.reason = reason

@@ -152,7 +152,8 @@ async def test_three_way_call(fake: FakeAmi, qsim: QueueSim, svc: ConsoleService
          ("Channel", "Local/2001@hotline-internal"), ("Reason", "3"),
          ("Uniqueid", "<unknown>")]]
     r = await alice.post("/api/agents/me/call/three-way", json={"exten": "2001"})
-    assert await err(r, 502) == "pbx_refused"
+    assert r.status == 502
+    assert (await r.json())["error"]["message"] == "呼叫成员单位失败: 无人接听"
 
 
 async def test_supervisor_listen_whisper_barge(

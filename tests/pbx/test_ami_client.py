@@ -7,7 +7,15 @@ import time
 
 import pytest
 
-from pbx.ami import AmiAuthError, AmiClient, AmiError, AmiNotConnected, AmiServerConfig, AmiTimeout
+from pbx.ami import (
+    AmiAuthError,
+    AmiClient,
+    AmiError,
+    AmiNotConnected,
+    AmiServerConfig,
+    AmiTimeout,
+    OriginateFailed,
+)
 from pbx.ami.message import AmiMessage
 from pbx.calls.events import AmiLinkChanged, CallEnded
 from pbx.calls.service import Telephony
@@ -135,8 +143,9 @@ async def test_list_action_and_originate(closing) -> None:
         )
         assert ev.name == "OriginateResponse" and ev["Uniqueid"] == "u9"
         assert fake.actions[-1]["Async"] == "true"
-        with pytest.raises(AmiError, match="reason 3"):
+        with pytest.raises(AmiError, match="reason 3") as failed:
             await client.originate({"Channel": "PJSIP/13900000000@citizen-trunk"})
+        assert isinstance(failed.value, OriginateFailed) and failed.value.reason == 3
         await client.close()
 
 

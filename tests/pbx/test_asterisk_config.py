@@ -239,9 +239,34 @@ def test_post_call_rating_names_the_call_as_the_backend_does(plan: dict,
     from hotline.settings import AmiServer
 
     step = next(s for s in plan[dp.CTX_POST_CALL].steps if s.app == "AGI")
-    url, arg = step.args.split(",", 1)
+    _url, arg = step.args.split(",", 1)
     assert arg == "${HOTLINE_SERVER}:${HOTLINE_CALLID}"
     AmiServer(id=globals_["HOTLINE_SERVER"], host="h", port=5038, username="u",
               secret="s").validate()
     inbound = plan[dp.CTX_INBOUND].steps
     assert any(s.app == "Set" and s.args == "__HOTLINE_CALLID=${UNIQUEID}" for s in inbound)
+
+
+def test_every_context_a_citizen_reaches_is_adopted_after_a_restart(plan: dict) -> None:
+    """A resync adopts the citizen's channel wherever it is (``pbx.calls.adopt_rules``): every
+    context reachable from ``from-trunk`` through Goto/GotoIf/Gosub and the hangup handler,
+    plus where call control moves the citizen (BlindTransfer/Atxfer → hotline-internal,
+    the three-way Redirect → hotline-conf), must be in ``dp.INBOUND_PATH_CONTEXTS``."""
+    seen: set[str] = set()
+    todo = [dp.CTX_INBOUND, dp.CTX_INTERNAL, dp.CTX_CONFERENCE]
+    while todo:
+        ctx = todo.pop()
+        if ctx in seen:
+            continue
+        seen.add(ctx)
+        todo.extend(plan[ctx].includes)
+        for step in plan[ctx].steps:
+            if step.app in ("Goto", "GotoIf", "Gosub"):
+                for target in re.split(r"[?:]", step.args.split("?", 1)[-1]):
+                    parts = [p.strip() for p in target.split(",")]
+                    if len(parts) == 3:
+                        todo.append(parts[0])
+            if "hangup_handler_push" in step.args:
+                todo.append(step.args.split("=", 1)[1].split(",")[0])
+    assert seen == dp.INBOUND_PATH_CONTEXTS
+    assert dp.CTX_OUTBOUND in dp.OUTBOUND_CONTEXTS and not seen & dp.OUTBOUND_CONTEXTS

@@ -239,7 +239,7 @@ async def test_whisper_and_barge_from_the_wallboard(
 
     fake.handlers["Originate"] = no_answer
     await wang.locator("button.spy-barge").click()
-    await expect_pbx_error(board, "强插失败: 交换机拒绝 (originate failed (reason 3))")
+    await expect_pbx_error(board, "强插失败: 无人接听")
     await expect(wang).to_contain_text("通话中")
     await shot(board, "wallboard-barge-failed")
 
