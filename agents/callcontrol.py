@@ -13,8 +13,9 @@ listen / whisper / barge, as AMI actions (traces 06, 07, 08, 13).
   ``room-<call>@hotline-conf`` (ConfBridge), then ``Originate`` the unit's number into the same
   room. The agent may leave (hang up); the citizen and the unit stay; MixMonitor on the
   citizen's channel keeps recording (trace 08: 13.34 s through the conference).
-* Supervisor: ``Originate`` the supervisor's phone into ``ChanSpy(<agent channel>,q|qw|qB)``
-  (listen / whisper / barge). Whisper legs end only when the spied call ends (obs. 19).
+* Supervisor (listen / whisper / barge): ``Originate`` the supervisor's phone into
+  ``<mode>@hotline-supervisor``, where the dialplan runs ``ChanSpy(${SPY_TARGET},q|qw|qB)``.
+  Whisper legs end only when the spied call ends (obs. 19).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from pbx import dialplan
 from .ports import Pbx
 
 EXTEN_RE = re.compile(r"^[0-9A-Za-z+*#]{1,32}$")
-SPY_OPTIONS = {"listen": "q", "whisper": "qw", "barge": "qB"}
 
 
 class UnitDirectory(Protocol):
@@ -202,7 +202,7 @@ class CallControl:
     async def spy(self, supervisor_phone: str, server: str, agent_id: int, mode: str,
                   call_owner: int | None = None) -> dict[str, Any]:
         """Ring ``supervisor_phone`` and connect it to ChanSpy on the agent's channel."""
-        if mode not in SPY_OPTIONS:
+        if mode not in dialplan.SUPERVISOR_EXTENS:
             raise Unprocessable("mode 应为 listen / whisper / barge", code="bad_mode")
         agent = next((a for a in self.board.agents.values() if a.agent_id == agent_id), None)
         if agent is None:
@@ -210,13 +210,21 @@ class CallControl:
         if agent.call is None:
             raise Conflict("该坐席当前没有通话", code="no_active_call")
         call = agent.call
-        data = f"{call.agent_channel},{SPY_OPTIONS[mode]}"
+        # Through the dialplan's [hotline-supervisor] (listen / whisper / barge run ChanSpy with
+        # q / qw / qB there), so a site tunes the spy options in one place. Originate's Variable
+        # takes comma-separated pairs; channel names and Uniqueids hold no commas.
+        # HOTLINE_CALLID ties the supervisor's leg (its own Linkedid) to the call spied on.
+        variables = [f"{dialplan.VAR_SPY_TARGET}={call.agent_channel}"]
+        rec = record_for(self.pbx.tracker, call.server, call.linkedid)
+        if rec is not None and rec.root_uniqueid:
+            variables.append(f"{dialplan.VAR_CALLID}={rec.root_uniqueid}")
         resp = await ami(
             self.pbx.originate(
                 call.server,
-                [("Channel", supervisor_phone), ("Application", "ChanSpy"), ("Data", data),
+                [("Channel", supervisor_phone), ("Context", dialplan.CTX_SUPERVISOR),
+                 ("Exten", mode), ("Priority", 1),
                  ("CallerID", f'"{mode}" <{agent.extension}>'),
-                 ("Variable", f"{dialplan.VAR_SPY_TARGET}={call.agent_channel}"),
+                 ("Variable", ",".join(variables)),
                  ("Timeout", int(self.originate_timeout * 1000))],
                 timeout=self.originate_timeout * 1.2 + 0.5,
             ),

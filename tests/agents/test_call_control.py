@@ -177,12 +177,14 @@ async def test_supervisor_listen_whisper_barge(
     assert (await sup.post(f"/api/agents/{bob.agent_id}/monitor",
                            json={"mode": "spy"})).status == 400
     c = await on_call(fake, svc, alice)
-    for mode, opts in (("listen", "q"), ("whisper", "qw"), ("barge", "qB")):
+    for mode in ("listen", "whisper", "barge"):
         r = await sup.post(f"/api/agents/{alice.agent_id}/monitor", json={"mode": mode})
         assert r.status == 200, await r.text()
         og = last(fake, "Originate")
         assert og == {**og, "Channel": "Local/9001@hotline-internal",
-                      "Application": "ChanSpy", "Data": f"{c.agent_channel},{opts}"}
+                      "Context": "hotline-supervisor", "Exten": mode, "Priority": "1",
+                      "Variable": f"SPY_TARGET={c.agent_channel},HOTLINE_CALLID={c.linkedid}"}
+        assert "Application" not in og
     fake.handlers["Originate"] = lambda a: []
     r = await sup.post(f"/api/agents/{alice.agent_id}/monitor", json={"mode": "listen"})
     assert await err(r, 504) == "pbx_timeout"

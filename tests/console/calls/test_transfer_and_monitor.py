@@ -221,9 +221,10 @@ async def test_whisper_and_barge_from_the_wallboard(
         assert len(new) == 1, new
         og = new[0]
         assert og["Channel"] == "Local/9001@hotline-internal"
-        assert og["Application"] == "ChanSpy"
-        assert og["Data"] == f"{call.agent_channel},{options[mode]}"
-        assert og["Variable"] == f"SPY_TARGET={call.agent_channel}"
+        # into the shipped dialplan's extension for the mode, which runs ChanSpy with its options
+        assert (og["Context"], og["Exten"], og["Priority"]) == ("hotline-supervisor", mode, "1")
+        assert options[mode] in {"q", "qw", "qB"}
+        assert og["Variable"] == f"SPY_TARGET={call.agent_channel},HOTLINE_CALLID={call.linkedid}"
         assert og["CallerID"] == f'"{mode}" <1001>'
         assert og["Async"] == "true"
     # The agent's own console is not disturbed.
