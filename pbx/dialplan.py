@@ -31,7 +31,30 @@ CTX_QUEUE_EXIT: Final = "hotline-queue-exit"
 CTX_POST_CALL: Final = "hotline-post-call"
 """After-call satisfaction survey (好差评 “一事一评”) for the citizen when the agent hangs up."""
 
+CTX_RECORD: Final = "hotline-record"
+"""Gosub that starts MixMonitor on the citizen's channel and pushes the hangup handler."""
+
 INBOUND_CONTEXTS: Final = frozenset({CTX_INBOUND})
+"""Where a new inbound call rings (its ``Newchannel`` opens the call)."""
+INBOUND_PATH_CONTEXTS: Final = frozenset(
+    {
+        CTX_INBOUND,
+        CTX_RECORD,
+        CTX_HANGUP,
+        CTX_QUEUE_EXIT,
+        CTX_POST_CALL,
+        CTX_EMERGENCY,
+        CTX_CONFERENCE,
+        CTX_INTERNAL,
+    }
+)
+"""Every context the citizen's own channel passes through on an inbound hotline call: the IVR
+and the queue (``from-trunk``), recording (``hotline-record``, ``hotline-hangup``), the
+queue-exit callback offer, the post-call survey, the emergency hand-over (第九条(五)), a
+three-way call (``hotline-conf``, 第十一条(二)) and a blind transfer (``hotline-internal``).
+A resync adopts a root channel found in any of them (``pbx.calls.adopt_rules``)."""
+OUTBOUND_CONTEXTS: Final = frozenset({CTX_OUTBOUND})
+"""Where our callbacks and surveys run once the citizen answered (办结回访, 第十一条(五))."""
 
 # --- extensions -----------------------------------------------------------------------------
 EXTEN_HOTLINE: Final = "12345"

@@ -38,9 +38,12 @@ class DomainEvent:
 
 @dataclass(frozen=True, slots=True)
 class CallEvent(DomainEvent):
-    """An event about one call."""
+    """An event about one call. ``adopted=True`` (keyword only): the event restates what a
+    resync snapshot showed (a call or fact the tracker adopted after a restart or reconnect),
+    not something seen live; its ``at`` is then an estimate."""
 
     linkedid: str
+    adopted: bool = field(default=False, kw_only=True)
 
     @property
     def key(self) -> CallKey:
@@ -239,6 +242,8 @@ class CallRecordView:
     callback_requested: bool
     channels: tuple[str, ...]
     extra: dict[str, str] = field(default_factory=dict)
+    adopted: bool = False
+    """The call was adopted from a resync: an earlier process may have written part of it."""
 
     @property
     def key(self) -> CallKey:

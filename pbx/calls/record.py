@@ -23,6 +23,32 @@ DISPOSITIONS = (
 )
 
 
+def decide(
+    direction: str,
+    *,
+    disconnected_end: bool = False,
+    answered: bool = False,
+    agent: str | None = None,
+    callback_requested: bool = False,
+    queued: bool = False,
+    abandoned: bool = False,
+) -> str:
+    """Disposition of an ended call from its facts (SPEC R7.3 counts these). ``answered``:
+    the call is known to have been answered (outbound: the citizen picked up; inbound: by an
+    agent the tracker could not name, e.g. adopted in the post-call survey)."""
+    if disconnected_end:
+        return ENDED_DURING_DISCONNECT
+    if direction == "outbound":
+        return ANSWERED if answered else NO_ANSWER
+    if agent is not None or answered:
+        return ANSWERED
+    if callback_requested:
+        return CALLBACK_REQUESTED
+    if queued or abandoned:
+        return ABANDONED
+    return IVR_ONLY
+
+
 @dataclass(slots=True)
 class CallRecord:
     """Everything the tracker knows about one call (one ``Linkedid`` on one server)."""
@@ -68,24 +94,27 @@ class CallRecord:
     epoch: int = 0  # link epoch of the last event that touched the call (see reconcile)
     disconnected_end: bool = False
     disposition: str | None = None
+    adopted: bool = False  # opened from a resync snapshot, not from a live Newchannel
+    # adopted past the answer (post-call survey, transfer, conference) with no agent leg left:
+    # answered, but by whom and when the snapshot does not say
+    answered_unseen: bool = False
 
     @property
     def key(self) -> CallKey:
         return CallKey(self.server, self.linkedid)
 
     def decide_disposition(self) -> str:
-        """Disposition when the call ends (SPEC R7.3 counts these)."""
-        if self.disconnected_end:
-            return ENDED_DURING_DISCONNECT
-        if self.direction == "outbound":
-            return ANSWERED if self.answered_at is not None else NO_ANSWER
-        if self.agent is not None:
-            return ANSWERED
-        if self.callback_requested:
-            return CALLBACK_REQUESTED
-        if self.queue_joined_at is not None or self.abandoned:
-            return ABANDONED
-        return IVR_ONLY
+        """Disposition when the call ends (SPEC R7.3 counts these); see :func:`decide`."""
+        return decide(
+            self.direction,
+            disconnected_end=self.disconnected_end,
+            answered=self.answered_unseen
+            or (self.direction == "outbound" and self.answered_at is not None),
+            agent=self.agent,
+            callback_requested=self.callback_requested,
+            queued=self.queue_joined_at is not None or self.queue is not None,
+            abandoned=self.abandoned,
+        )
 
     def view(self) -> CallRecordView:
         """Immutable snapshot."""
@@ -120,4 +149,5 @@ class CallRecord:
             callback_requested=self.callback_requested,
             channels=tuple(self.channels),
             extra=dict(self.extra),
+            adopted=self.adopted,
         )

@@ -119,10 +119,15 @@ class TrackerState:
         if ch.name not in call.channels:
             call.channels.append(ch.name)
 
-    def _open(self, ch: Channel, msg: AmiMessage, at: float, direction: str) -> list[DomainEvent]:
+    def _open(
+        self, ch: Channel, msg: AmiMessage, at: float, direction: str, adopted: bool = False
+    ) -> list[DomainEvent]:
         key = CallKey(msg.server, ch.linkedid)
         caller = cid_num(msg.fields.get("CallerIDNum"))
         dialled = msg.fields.get("Exten") if direction == "inbound" else None
+        if adopted and direction == "inbound" and ch.context not in self.inbound_contexts:
+            # found past the IVR (queue exit, post-call, transfer...): only 12345 leads there
+            dialled = dialplan.EXTEN_HOTLINE
         # a channel adopted from a resync started Duration seconds before the snapshot
         at -= duration_seconds(msg.fields.get("Duration"))
         call = CallRecord(
@@ -135,10 +140,15 @@ class TrackerState:
             root_uniqueid=ch.uniqueid,
             root_channel=ch.name,
             epoch=self._epoch.get(msg.server, 0),
+            adopted=adopted,
         )
         self._calls[key] = call
         self._attach(ch, call)
-        return [CallStarted(msg.server, at, ch.linkedid, direction, caller, dialled, ch.name)]
+        return [
+            CallStarted(
+                msg.server, at, ch.linkedid, direction, caller, dialled, ch.name, adopted=adopted
+            )
+        ]
 
     def _end(self, call: CallRecord, at: float) -> list[DomainEvent]:
         call.ended_at = at

@@ -3,6 +3,14 @@
 Idempotent: a call row is an upsert keyed by ``(server, linkedid)`` that never rewrites a call
 that already ended (two backend instances, or a replay after a reconnect, agree on the first
 final record); an event row is keyed by a digest of its content (``ON CONFLICT DO NOTHING``).
+
+Adopted calls (found by a resync after a restart, ``view.adopted``): when an earlier process
+wrote the call's row, that row is locked and merged with what this process knows
+(:func:`pbx.calls.merge.merge_adopted`) instead of being overwritten, so the original start,
+IVR choices, queue entry and agent stay and the later hang-up still closes it, once. An
+adopted event (``event.adopted``: a restatement from the snapshot, e.g. the adopted
+``CallStarted``) is written to ``call_events`` only when the call's log has no event of that
+kind yet: the log keeps the first, exact statement.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import asyncpg
 from aiohttp import web
 
 from pbx.calls.events import CallEnded, CallEvent, CallKey, CallRecordView, DomainEvent
+from pbx.calls.merge import merge_adopted
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +50,10 @@ def event_data(event: CallEvent) -> dict[str, Any]:
     data = {
         f.name: getattr(event, f.name)
         for f in dataclasses.fields(event)
-        if f.name not in ("server", "linkedid", "at", "record")
+        if f.name not in ("server", "linkedid", "at", "record", "adopted")
     }
+    if event.adopted:  # only then: the digest of every live event stays what it always was
+        data["adopted"] = True
     return data
 
 
@@ -75,6 +86,16 @@ ON CONFLICT (server, linkedid) DO UPDATE SET
     recordings = EXCLUDED.recordings, callback_requested = EXCLUDED.callback_requested,
     channels = EXCLUDED.channels, extra = EXCLUDED.extra, updated_at = now()
 WHERE calls.ended_at IS NULL
+"""
+
+_LOCK_ROWS = """
+SELECT * FROM calls WHERE (server, linkedid) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY server, linkedid FOR UPDATE
+"""
+
+_LOGGED_KINDS = """
+SELECT DISTINCT server, linkedid, kind FROM call_events
+WHERE (server, linkedid) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 """
 
 _EVENT = """
@@ -121,6 +142,15 @@ class CallStore:
         if not rows:
             return 0
         async with self.pool.acquire() as conn, conn.transaction():
+            adopted = [k for k, v in views.items() if v.adopted]
+            if adopted:
+                earlier = await conn.fetch(
+                    _LOCK_ROWS, [k.server for k in adopted], [k.linkedid for k in adopted]
+                )
+                for r in earlier:
+                    key = CallKey(r["server"], r["linkedid"])
+                    if r["ended_at"] is None:
+                        views[key] = merge_adopted(r, views[key])
             if views:
                 await conn.executemany(_UPSERT, [_row(v) for v in views.values()])
             known = {
@@ -137,6 +167,15 @@ class CallStore:
                 log.warning(
                     "call store: %d event(s) of unknown calls skipped", len(rows) - len(keep)
                 )
+            restated = [r for r in keep if r[4].get("adopted")]
+            if restated:
+                logged = {
+                    (r["server"], r["linkedid"], r["kind"])
+                    for r in await conn.fetch(
+                        _LOGGED_KINDS, [r[0] for r in restated], [r[1] for r in restated]
+                    )
+                }
+                keep = [r for r in keep if not r[4].get("adopted") or r[:3] not in logged]
             await conn.executemany(_EVENT, keep)
         return len(views)
 

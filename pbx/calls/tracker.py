@@ -17,6 +17,10 @@ Rules (from the real Asterisk 22 traces, ``asterisk-traces/README.md``):
 * ``QueueCallerLeave`` comes *before* ``AgentConnect`` (obs. 5): it is not an abandon.
 * A ``Timestamp:`` that is not finite or is more than ``MAX_CLOCK_SKEW`` off the clock
   (``nan``, ``inf``, ``1e300``) is replaced by the clock: it would poison every stored time.
+* A resync adopts the calls it shows that the tracker does not know, wherever the citizen is
+  on the way through the dialplan (queue, agent, queue exit, post-call survey, emergency
+  hand-over, three-way call, transfer), with their legs and the agent they are bridged with
+  (``pbx.calls.adopt_rules``).
 * A resync item that is malformed is skipped and logged; the rest of the resync still applies.
 """
 
@@ -29,6 +33,7 @@ from collections.abc import Callable, Iterable
 
 from pbx import dialplan
 from pbx.ami.message import AmiMessage
+from pbx.calls.adopt_rules import AdoptRules, Snapshot
 from pbx.calls.bridge_rules import BridgeRules
 from pbx.calls.events import (
     AgentRingStopped,
@@ -66,7 +71,7 @@ MAX_CLOCK_SKEW = 86400.0
 """Seconds an AMI ``Timestamp:`` may be off the local clock before it is distrusted."""
 
 
-class CallTracker(QueueRules, BridgeRules):
+class CallTracker(QueueRules, BridgeRules, AdoptRules):
     """Builds call records from AMI messages. See the module docstring for the rules.
 
     ``CallTracker(inbound_contexts=..., clock=time.time, remember_ended=20000,
@@ -191,22 +196,18 @@ class CallTracker(QueueRules, BridgeRules):
         """Rebuild live state of ``server`` from a resync (``CoreShowChannel`` items,
         ``QueueEntry`` and ``QueueMember`` items). Calls not in the snapshot and untouched since
         ``link_up`` ended while the link was down: they close once, as
-        ``ended_during_disconnect``. Channels unknown to us are adopted like a ``Newchannel``."""
+        ``ended_during_disconnect``. Channels unknown to us are adopted: a hotline call found
+        anywhere on its way through the dialplan opens (``pbx.calls.adopt_rules``), its legs
+        join it, and an agent it is bridged with counts as having answered it."""
         now = at if at is not None else self._clock()
         epoch = self._epoch.get(server, 0)
+        members = list(members)
         # Every item is guarded: one malformed item (a QueueMember without Queue, a channel
         # without Linkedid) is skipped and logged; the events already produced are kept, so
         # the CallEnded of calls closed here are always published.
-        out: list[DomainEvent] = []
-        live_ids: set[str] = set()
-        for item in channels:
-            uid = item.get("Uniqueid")
-            if not uid:
-                continue
-            live_ids.add(uid)
-            if (server, uid) not in self._channels:
-                item.server = server
-                out.extend(self._resync_item(server, item, self._adopt, item, now))
+        snap = Snapshot.build(server, channels, members)
+        out = self._adopt_snapshot(snap, now)
+        live_ids = set(snap.by_uid)
         for (srv, uid), ch in list(self._channels.items()):
             # pending legs (spy legs, internal calls) whose Hangup was lost while down
             if srv == server and ch.call is None and uid not in live_ids and ch.epoch < epoch:
@@ -232,24 +233,6 @@ class CallTracker(QueueRules, BridgeRules):
             )
         return out
 
-    def _resync_item(
-        self,
-        server: str,
-        item: AmiMessage,
-        fn: Callable[..., list[DomainEvent]],
-        *args: object,
-    ) -> list[DomainEvent]:
-        """``fn(*args)`` for one resync item; a malformed item is counted, logged, skipped."""
-        try:
-            return fn(*args)
-        except Exception as exc:  # never let one item abort the whole resync
-            self.stats["bad"] += 1
-            log.warning("tracker: resync of %s skipped a bad %s: %r", server, item.name, exc)
-            return []
-
-    def _adopt(self, item: AmiMessage, now: float) -> list[DomainEvent]:
-        return self._on_newchannel(item, now, adopted=True)
-
     def _resync_entry(self, server: str, entry: AmiMessage, now: float) -> list[DomainEvent]:
         """A ``QueueEntry`` (caller waiting in a queue) of a call we did not see join."""
         uid = entry.get("Uniqueid")
@@ -261,16 +244,20 @@ class CallTracker(QueueRules, BridgeRules):
         wait = min(max(to_int(entry.get("Wait")) or 0, 0), 86400)
         queue = entry.get("Queue")
         event = QueueJoined(
-            server, now, waiting.linkedid, queue or "", to_int(entry.get("Position")), entry_ch.name
+            server,
+            now,
+            waiting.linkedid,
+            queue or "",
+            to_int(entry.get("Position")),
+            entry_ch.name,
+            adopted=True,
         )
         waiting.queue = queue
         waiting.queue_joined_at = now - wait
         return [event]
 
     # ------------------------------------------------------------------ channel lifecycle
-    def _on_newchannel(
-        self, msg: AmiMessage, at: float, adopted: bool = False
-    ) -> list[DomainEvent]:
+    def _on_newchannel(self, msg: AmiMessage, at: float) -> list[DomainEvent]:
         f = msg.fields
         uid, lid, name = f["Uniqueid"], f["Linkedid"], f["Channel"]
         if (msg.server, uid) in self._channels:
@@ -288,7 +275,7 @@ class CallTracker(QueueRules, BridgeRules):
             return []
         inbound_ctx = ch.context in self.inbound_contexts
         ringing = f.get("ChannelState") != "0"  # 0 = Down: an originated leg
-        if uid == lid and inbound_ctx and (ringing or (adopted and f.get("Exten") != "s")):
+        if uid == lid and inbound_ctx and ringing:
             return self._open(ch, msg, at, "inbound")
         return []  # pending: an originated leg or a non-hotline channel
 

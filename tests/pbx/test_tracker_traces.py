@@ -302,10 +302,13 @@ def test_backend_restarted_mid_call_adopts_it_from_the_resync() -> None:
     tracker = CallTracker(max_skew=None)
     tracker.link_up("pbx1", 1795838180.0)
     out = tracker.reconcile("pbx1", items, at=1795838180.0)
-    assert [e.kind for e in out] == ["CallStarted"]
+    # bridged with the agent's AppQueue leg: adopted as answered by that agent
+    assert [(e.kind, e.adopted) for e in out] == [("CallStarted", True), ("CallAnswered", True)]
     (call,) = tracker.open_calls()
     assert call.linkedid == "pbx1-1795838165.23" and call.caller == "13800138000"
     assert call.started_at == 1795838180.0 - 14  # Duration: 00:00:14
+    assert call.answered_at == 1795838180.0 - 2  # the agent leg's Duration: 00:00:02
+    assert call.agent == "PJSIP/agent1001" and call.agent_channel == "PJSIP/agent1001-00000014"
     assert len(call.live) == 2  # citizen and agent legs
     ended = [e for m in msgs[cut + 1 :] for e in tracker.handle(m) if isinstance(e, CallEnded)]
     (r,) = [e.record for e in ended]
