@@ -10,7 +10,7 @@ from types import ModuleType
 from aiohttp import web
 
 from hotline.auth.store import UserStore
-from hotline.features import console, ivr, links, recordings, telephony, workflow
+from hotline.features import analytics, console, ivr, links, recordings, telephony, workflow
 from hotline.keys import ROLES, ROUTE_SPECS, USERS
 from hotline.settings import ROLES as ALL_ROLES
 from hotline.settings import SETTINGS, Settings
@@ -23,7 +23,7 @@ from kit.http import Routes, RouteSpec
 from kit.metrics import METRICS, Metrics
 
 CORE_ROUTE_MODULES = ["hotline.web.health", "hotline.auth.http"]
-FEATURES: list[ModuleType] = [workflow, telephony, ivr, recordings, console, links]
+FEATURES: list[ModuleType] = [workflow, telephony, ivr, recordings, console, links, analytics]
 """Feature wiring modules, in start order (stopped in reverse)."""
 
 
