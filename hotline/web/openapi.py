@@ -61,8 +61,7 @@ def openapi_document(specs: list[RouteSpec], version: str) -> dict[str, Any]:
             {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
             for n in re.findall(r"{(\w+)(?::[^}]*)?}", s.path)
         ]
-        for name, sch in (s.query or {}).items():
-            params.append({"name": name, "in": "query", "required": False, "schema": sch})
+        params.extend(query_parameters(s.query))
         if params:
             op["parameters"] = params
         if s.body is not None:
@@ -89,3 +88,16 @@ def openapi_document(specs: list[RouteSpec], version: str) -> dict[str, Any]:
         },
         "security": [{"bearer": []}, {"cookie": []}],
     }
+
+
+def query_parameters(query: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """OpenAPI query parameters from a route's ``query`` declaration: either a mapping of
+    parameter name to schema, or one object schema (``properties`` / ``required``)."""
+    if not query:
+        return []
+    if query.get("type") == "object" and isinstance(query.get("properties"), dict):
+        required = set(query.get("required") or ())
+        return [{"name": name, "in": "query", "required": name in required, "schema": sch}
+                for name, sch in query["properties"].items()]
+    return [{"name": name, "in": "query", "required": False, "schema": sch}
+            for name, sch in query.items()]

@@ -87,6 +87,11 @@ async def test_openapi_lists_every_route(client, app) -> None:
         for m, op in ops.items():
             assert op["summary"], (m, p)
             assert op["x-roles"], (m, p)
+            names = [q["name"] for q in op.get("parameters", ()) if q["in"] == "query"]
+            # an object schema given as `query=` is expanded into its properties
+            assert not {"type", "properties", "required"} & set(names), (m, p, names)
+    orders = {q["name"] for q in doc["paths"]["/api/orders"]["get"]["parameters"]}
+    assert {"state", "lead_unit", "phone"} <= orders
 
 
 def test_every_declared_route_states_roles() -> None:
