@@ -108,13 +108,14 @@ async def test_wallboard_live_and_listen(
     await expect(board.locator("#t-sl .n")).to_have_text("100.0%")
     await shot(board, "wallboard")
 
-    # Listen: the supervisor's phone is rung into ChanSpy on the agent's channel.
+    # Listen: the supervisor's phone is rung into listen@hotline-supervisor (ChanSpy there)
+    # with the agent's channel as SPY_TARGET.
     answer_originates(fake)
     await wang.locator("button.spy-listen").click()
     await expect(board.locator("#toast")).to_contain_text("已发起监听")
     spy = [a for a in fake.actions if a.get("Action") == "Originate"]
-    assert spy and spy[-1]["Application"] == "ChanSpy"
-    assert spy[-1]["Data"].startswith(call.agent_channel)
+    assert spy and (spy[-1]["Context"], spy[-1]["Exten"]) == ("hotline-supervisor", "listen")
+    assert spy[-1]["Variable"].startswith(f"SPY_TARGET={call.agent_channel},")
     assert "9001" in spy[-1]["Channel"]
 
 
