@@ -16,8 +16,8 @@ from openpyxl.chart import BarChart
 from openpyxl.utils import get_column_letter
 
 from analytics.export import HEADERS, SCORE_COLUMN
+from tests.analytics.world import ApiWorld, ok
 from workflow.clock import TZ
-from workflow.keys import ORDER_SERVICE
 
 A, B, C = "CZ-ZJJ", "CZ-CGJ", "CZ-STHJ"  # lead unit, returning unit, co-handling unit
 
@@ -32,27 +32,11 @@ PEOPLE = {
 }
 
 
-async def ok(resp: Any, status: int = 200) -> Any:
-    body = await resp.json()
-    assert resp.status == status, body
-    return body
-
-
-class World:
-    """Logged-in people and the platform clock (the work-order service's ``now``)."""
+class World(ApiWorld):
+    """The people of this module, the clock starting on Monday 2026-11-02 08:00."""
 
     def __init__(self, client: Any, users: Any) -> None:
-        self.users = users
-        self.clients: dict[str, Any] = {}
-        self.clock = {"now": dt.datetime(2026, 11, 2, 8, 0, tzinfo=TZ)}
-        client.app[ORDER_SERVICE].now = lambda: self.clock["now"]
-        self.service = client.app[ORDER_SERVICE]
-
-    async def __call__(self, name: str) -> Any:
-        if name not in self.clients:
-            username, role, unit = PEOPLE[name]
-            self.clients[name] = await self.users.create_client(username, role, unit_code=unit)
-        return self.clients[name]
+        super().__init__(client, users, PEOPLE, dt.datetime(2026, 11, 2, 8, 0, tzinfo=TZ))
 
     def at(self, day: int, hour: int, minute: int = 0, month: int = 11) -> None:
         self.clock["now"] = dt.datetime(2026, month, day, hour, minute, tzinfo=TZ)

@@ -11,8 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.analytics.world import ApiWorld, ok
 from workflow.clock import TZ
-from workflow.keys import ORDER_SERVICE
 
 NOW = dt.datetime(2026, 11, 16, 8, 0, tzinfo=TZ)  # a Monday morning, Asia/Shanghai
 HM, NDJ, HT, XL = "CZ-TN-HM", "CZ-ZL-NDJ", "CZ-WJ-HT", "CZ-ZL-XL"  # streets (街道/镇)
@@ -26,26 +26,11 @@ PEOPLE = {
 }
 
 
-async def ok(resp: Any, status: int = 200) -> Any:
-    body = await resp.json()
-    assert resp.status == status, body
-    return body
-
-
-class World:
-    """Logged-in people and the platform clock (the work-order service's ``now``)."""
+class World(ApiWorld):
+    """The people of this module, the clock at NOW."""
 
     def __init__(self, client: Any, users: Any) -> None:
-        self.users = users
-        self.clients: dict[str, Any] = {}
-        self.clock = {"now": NOW}
-        client.app[ORDER_SERVICE].now = lambda: self.clock["now"]
-
-    async def __call__(self, name: str) -> Any:
-        if name not in self.clients:
-            username, role, unit = PEOPLE[name]
-            self.clients[name] = await self.users.create_client(username, role, unit_code=unit)
-        return self.clients[name]
+        super().__init__(client, users, PEOPLE, NOW)
 
     async def order(
         self,
