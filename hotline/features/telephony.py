@@ -146,8 +146,9 @@ async def feature_ctx(app: web.Application) -> AsyncIterator[None]:
     sub = telephony.subscribe(maxsize=100_000)
     stats = telephony.subscribe(("CallEnded", "AmiLinkChanged"))
     # supervised: a poison event is skipped, a dead writer task is logged and restarted, and
-    # its health is in /readyz as ``calls.persister``
-    persister = PersisterSupervisor(store, sub, current)
+    # its health is in /readyz as ``calls.persister``; after each resync it closes the rows
+    # of calls that ended while nobody listened and publishes their CallEnded on the bus
+    persister = PersisterSupervisor(store, sub, current, publish=telephony.bus.publish)
     persister.start()
     components.add("calls.persister", persister.status)
 

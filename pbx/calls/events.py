@@ -177,8 +177,9 @@ class RecordingAnnounced(CallEvent):
 
 @dataclass(frozen=True, slots=True)
 class CallEnded(CallEvent):
-    """The last channel of the call hung up (or the call vanished while AMI was down).
-    ``record`` is the final call record."""
+    """The last channel of the call hung up (or the call vanished while AMI was down, or a
+    resync found its row, written by an earlier process, open and the call gone:
+    ``CallStore.close_vanished``). ``record`` is the final call record."""
 
     disposition: str
     record: CallRecordView
@@ -206,6 +207,18 @@ class AmiLinkChanged(DomainEvent):
 
     up: bool
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResyncApplied(DomainEvent):
+    """A resync of ``server`` was applied to the tracker. ``at`` is the snapshot time (local
+    clock); ``live`` holds the Linkedids of the server's calls alive then: every ``Linkedid``
+    of the snapshot's channels and every call the tracker still has open after the resync.
+
+    The persister uses it to close the server's ``calls`` rows an earlier process left open
+    for calls that ended entirely while nobody listened (``CallStore.close_vanished``)."""
+
+    live: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from pbx.ami.client import AmiClient, AmiServerConfig, ResyncSnapshot
 from pbx.ami.errors import AmiError
 from pbx.ami.message import AmiMessage
 from pbx.calls.bus import EventBus, Subscription
-from pbx.calls.events import AmiLinkChanged, DomainEvent
+from pbx.calls.events import AmiLinkChanged, DomainEvent, ResyncApplied
 from pbx.calls.tracker import CallTracker
 
 log = logging.getLogger(__name__)
@@ -148,15 +148,29 @@ class Telephony:
         return on_link
 
     def _on_resync(self, snap: ResyncSnapshot) -> None:
+        """Apply a resync to the tracker and publish what it caused, then ``ResyncApplied``
+        (what the snapshot proved alive: the persister closes the server's other open rows,
+        written by an earlier process, whose calls ended while nobody listened), then the
+        link's "up". After a failed reconcile no ``ResyncApplied`` is published: nothing is
+        closed on the strength of a snapshot we could not read."""
         try:
             events = self.tracker.reconcile(
                 snap.server, snap.channels, snap.queue_entries, snap.queue_members, at=snap.at
             )
+            events.append(ResyncApplied(snap.server, snap.at, self._live_after(snap)))
         except Exception:  # the link is up all the same: consumers must hear about it
             log.exception("tracker: reconcile of %s failed", snap.server)
             events = []
         events.append(AmiLinkChanged(snap.server, snap.at, True, "resynced"))
         self._publish(events)
+
+    def _live_after(self, snap: ResyncSnapshot) -> frozenset[str]:
+        """Linkedids alive at the snapshot: every channel's (adopted or not: a channel the
+        rules could not place still proves its call is up) and every call the tracker has
+        open on that server (including calls it saw start during the resync)."""
+        live = {lid for ch in snap.channels if (lid := ch.fields.get("Linkedid"))}
+        live.update(c.linkedid for c in self.tracker.open_calls(snap.server))
+        return frozenset(live)
 
 
 TELEPHONY: web.AppKey[Telephony] = web.AppKey("telephony", Telephony)

@@ -11,6 +11,11 @@ IVR choices, queue entry and agent stay and the later hang-up still closes it, o
 adopted event (``event.adopted``: a restatement from the snapshot, e.g. the adopted
 ``CallStarted``) is written to ``call_events`` only when the call's log has no event of that
 kind yet: the log keeps the first, exact statement.
+
+Calls that ended entirely while nobody listened (the backend was down, or its AMI link was):
+after a resync, :meth:`CallStore.close_vanished` closes the server's open rows the snapshot
+does not show alive, as ``ended_during_disconnect``, and returns their ``CallEnded``; the
+persister publishes those (``pbx.calls.persister``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +34,7 @@ from aiohttp import web
 
 from pbx.calls.events import CallEnded, CallEvent, CallKey, CallRecordView, DomainEvent
 from pbx.calls.merge import merge_adopted
+from pbx.calls.record import ENDED_DURING_DISCONNECT
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +112,82 @@ ON CONFLICT (server, linkedid, event_key) DO NOTHING
 """
 
 
+RESYNC_MARGIN = 5.0
+"""Seconds before a resync snapshot a call must have started for the resync to close its row
+(:meth:`CallStore.close_vanished`): covers the skew between Asterisk's clock (the rows' start
+times) and ours (the snapshot time)."""
+
+_VANISHED = """
+SELECT linkedid FROM calls
+WHERE server = $1 AND ended_at IS NULL AND started_at < $2 AND linkedid <> ALL($3::text[])
+ORDER BY started_at
+"""
+
+# One statement: a row closed by someone else meanwhile (another instance, a tracker's final
+# record) fails ``ended_at IS NULL`` when re-checked under the row lock and is not returned.
+_CLOSE_VANISHED = """
+UPDATE calls c SET
+    ended_at = GREATEST(c.started_at, (SELECT max(e.at) FROM call_events e
+                                       WHERE e.server = c.server AND e.linkedid = c.linkedid)),
+    disposition = $4, updated_at = now()
+WHERE c.server = $1 AND c.linkedid = ANY($2::text[]) AND c.ended_at IS NULL
+  AND c.started_at < $3
+RETURNING c.*
+"""
+
+
+def _epoch(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _pairs(value: Any, size: int) -> tuple[tuple[str, ...], ...]:
+    """A jsonb ``[[a, b], ...]`` column as tuples of ``size`` strings (others are dropped)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        tuple(str(x) for x in item)
+        for item in value
+        if isinstance(item, list) and len(item) == size
+    )
+
+
+def view_of_row(row: Mapping[str, Any]) -> CallRecordView:
+    """A ``calls`` row (asyncpg record or dict) as the call record it stores."""
+    extra = row["extra"]
+    return CallRecordView(
+        server=row["server"],
+        linkedid=row["linkedid"],
+        direction=row["direction"],
+        caller=row["caller"],
+        dialled=row["dialled"],
+        started_at=row["started_at"].timestamp(),
+        answered_at=_epoch(row["answered_at"]),
+        ended_at=_epoch(row["ended_at"]),
+        ivr_choices=tuple(row["ivr_choices"] or ()),
+        queue=row["queue"],
+        queue_joined_at=_epoch(row["queue_joined_at"]),
+        queue_left_at=_epoch(row["queue_left_at"]),
+        wait_seconds=row["wait_seconds"],
+        agents_rung=tuple(row["agents_rung"] or ()),
+        agents_no_answer=tuple(row["agents_no_answer"] or ()),
+        agent=row["agent"],
+        agent_name=row["agent_name"],
+        hold_seconds=row["hold_seconds"],
+        talk_seconds=row["talk_seconds"],
+        complete_reason=row["complete_reason"],
+        transfers=_pairs(row["transfers"], 3),  # type: ignore[arg-type]
+        conference=row["conference"],
+        participants=tuple(row["participants"] or ()),
+        disposition=row["disposition"],
+        hangup_cause=row["hangup_cause"],
+        hangup_cause_text=row["hangup_cause_text"],
+        recordings=_pairs(row["recordings"], 2),  # type: ignore[arg-type]
+        callback_requested=bool(row["callback_requested"]),
+        channels=tuple(row["channels"] or ()),
+        extra={str(k): str(v) for k, v in extra.items()} if isinstance(extra, dict) else {},
+    )
+
+
 def _row(r: CallRecordView) -> tuple[Any, ...]:
     return (
         r.server, r.linkedid, r.direction, r.caller, r.dialled, _ts(r.started_at),
@@ -178,6 +261,57 @@ class CallStore:
                 keep = [r for r in keep if not r[4].get("adopted") or r[:3] not in logged]
             await conn.executemany(_EVENT, keep)
         return len(views)
+
+    async def close_vanished(
+        self,
+        server: str,
+        at: float,
+        live: Collection[str],
+        *,
+        margin: float = RESYNC_MARGIN,
+        still_open: Callable[[CallKey], bool] | None = None,
+    ) -> list[CallEnded]:
+        """Close the open rows of ``server`` whose call ended while nobody listened.
+
+        ``at`` is the time of a resync snapshot of ``server`` and ``live`` the Linkedids it
+        showed alive (:class:`pbx.calls.events.ResyncApplied`). Closed: every row of
+        ``server`` with ``ended_at IS NULL`` whose Linkedid is not in ``live``, that started
+        more than ``margin`` seconds before ``at`` (a call that started after the snapshot,
+        or around it on a skewed clock, is never closed) and for which ``still_open(key)`` is
+        false (the caller's tracker does not have the call open now).
+
+        ``ended_at`` is the latest time known for the call: its last ``call_events`` row's
+        time, else its ``started_at`` (never before ``started_at``). It is a lower bound: the
+        real hang-up happened between then and the snapshot, and no clock we have says when;
+        the last event is what the call was last seen doing, so talk and wait times are not
+        inflated by the outage. The disposition is ``ended_during_disconnect``; every other
+        column stays as the earlier process wrote it.
+
+        The close is one ``UPDATE … WHERE ended_at IS NULL … RETURNING``: with several backend
+        instances on one PostgreSQL, a row is returned to the one instance whose update closed
+        it (a concurrent close or a tracker's final record wins or loses as a whole), and a
+        second run returns nothing. Returns the ``CallEnded`` events to publish, one per row
+        this call closed, each carrying the row's record (with the recordings it lists)."""
+        if not math.isfinite(at) or not math.isfinite(margin) or margin < 0:
+            raise ValueError(f"bad resync time {at!r} or margin {margin!r}")
+        before = _ts(at - margin)
+        candidates = await self.pool.fetch(_VANISHED, server, before, list(live))
+        keys = [
+            r["linkedid"]
+            for r in candidates
+            if still_open is None or not still_open(CallKey(server, r["linkedid"]))
+        ]
+        if not keys:
+            return []
+        rows = await self.pool.fetch(_CLOSE_VANISHED, server, keys, before, ENDED_DURING_DISCONNECT)
+        out = []
+        for row in rows:
+            view = view_of_row(row)
+            assert view.ended_at is not None
+            out.append(
+                CallEnded(view.server, view.ended_at, view.linkedid, ENDED_DURING_DISCONNECT, view)
+            )
+        return out
 
     async def get(self, server: str, linkedid: str) -> dict[str, Any] | None:
         """One call row as a dict (None if unknown)."""
