@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from recordings.registry import CaptureRegistry
@@ -47,8 +48,12 @@ async def register_ended_calls(events: AsyncIterable[Any], registry: CaptureRegi
         try:
             # One call id across features: "server:linkedid" (what the console, the work order
             # and the transcript all carry), so several Asterisk servers never collide.
+            # The retention clock starts when the call ended, not when we heard of it (a
+            # call closed after a restart may have ended hours earlier).
+            ended = event.record.ended_at if event.record.ended_at is not None else event.at
             await registry.call_ended(f"{event.server}:{event.linkedid}", files,
-                                      server_id=event.server)
+                                      server_id=event.server,
+                                      ended_at=datetime.fromtimestamp(ended, UTC))
         except Exception:
             # One bad record must not stop registration of the next calls.
             log.exception("could not register the recordings of call %s", event.linkedid)

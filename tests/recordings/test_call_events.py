@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kit.jobs import JobQueue
@@ -12,6 +13,8 @@ from pbx.calls.events import CallEnded, CallRecordView
 from recordings.call_events import files_from_call_record, register_ended_calls
 from recordings.registry import CaptureRegistry
 from tests.recordings.helpers import mixmonitor_files
+
+ENDED = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 def record(linkedid: str, recordings: tuple[tuple[str, str], ...]) -> CallRecordView:
@@ -41,9 +44,11 @@ async def test_call_ended_events_register_recordings(pool, tmp_path: Path) -> No
         # An IVR hang-up leaves no recording; a bad record must not stop the loop.
         bus.publish(CallEnded("pbx1", 1.0, "pbx1-1.1", "abandoned", record("pbx1-1.1", ())))
         bus.publish(CallEnded("pbx1", 2.0, "", "answered", record("", (("mixed", "/x.wav"),))))
-        bus.publish(CallEnded("pbx1", 3.0, "pbx1-1795837952.0", "answered", record(
+        ended = dataclasses.replace(record(
             "pbx1-1795837952.0", (("mixed", files["mix"]), ("in", files["citizen"]),
-                                  ("out", files["agent"])))))
+                                  ("out", files["agent"]))), ended_at=ENDED.timestamp())
+        bus.publish(CallEnded("pbx1", ENDED.timestamp() + 7200, "pbx1-1795837952.0", "answered",
+                              ended))
         for _ in range(250):
             if await pool.fetchval("SELECT count(*) FROM recordings") == 3:
                 break
@@ -55,3 +60,5 @@ async def test_call_ended_events_register_recordings(pool, tmp_path: Path) -> No
     assert {(r["direction"], r["server_id"]) for r in rows} == {
         ("mix", "pbx1"), ("citizen", "pbx1"), ("agent", "pbx1")}
     assert await pool.fetchval("SELECT count(DISTINCT call_id) FROM recordings") == 1
+    # the retention clock starts when the call ended, not when the event was heard
+    assert {r["call_ended_at"] for r in rows} == {ENDED}
