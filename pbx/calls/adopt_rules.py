@@ -51,6 +51,12 @@ tracker already knows keeps what it saw live):
 Limit: the snapshot does not say whether a citizen found in a conference, a transfer target,
 the recording or the hangup context was called (a callback) or called in; such a call is
 adopted as inbound. When an earlier process wrote its row, the row keeps its direction.
+
+Limit: the snapshot carries no channel variables, so an adopted call whose ``VarSet
+HOTLINE_REC`` came before the adoption has no expected recording names in this process (no
+``Getvar`` is sent: the resync adds no AMI action per channel). It relies on the hangup
+handler's ``UserEvent HotlineRecording``; names an earlier process stored on the row stay there
+(:func:`pbx.calls.merge.merge_adopted`).
 """
 
 from __future__ import annotations

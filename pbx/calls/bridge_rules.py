@@ -116,10 +116,17 @@ class BridgeRules(TrackerState):
         files = [
             (d, f[k]) for d, k in (("mixed", "Mixed"), ("in", "In"), ("out", "Out")) if f.get(k)
         ]
-        new = [x for x in files if x not in call.recordings]
-        if not new:
+        if not files:
             return []
-        call.recordings.extend(new)
+        if call.recordings_announced:
+            new = [x for x in files if x not in call.recordings]
+            if not new:
+                return []  # a duplicate
+            call.recordings.extend(new)
+        else:
+            # authoritative: replaces the names VarSet HOTLINE_REC gave (RecordingExpected)
+            call.recordings[:] = files
+            call.recordings_announced = True
         if call.hangup_cause is None:
             call.hangup_cause = to_int(f.get("HangupCause"))
         return [

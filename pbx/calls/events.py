@@ -166,9 +166,25 @@ class ConferenceLeft(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingExpected(CallEvent):
+    """The dialplan is starting MixMonitor on the citizen's channel: ``VarSet HOTLINE_REC``
+    (``Set(__HOTLINE_REC=${RECDIR}/${UNIQUEID})`` in ``hotline-record``) on the call's root
+    channel names the files it will write: ``mixed`` = ``REC.wav``, ``inbound`` =
+    ``REC-in.wav``, ``outbound`` = ``REC-out.wav``. The call record lists them from now on, so a
+    row written before a restart carries them even if the hangup handler's
+    :class:`RecordingAnnounced` is never heard; that announcement, when it comes, replaces them.
+    Whether the files exist is only known after ``CallEnded`` (MixMonitor may have failed)."""
+
+    mixed: str
+    inbound: str
+    outbound: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingAnnounced(CallEvent):
     """File names announced by the dialplan's hangup handler (``UserEvent HotlineRecording``).
-    The files are closed by Asterisk a moment later; register them after ``CallEnded``."""
+    The files are closed by Asterisk a moment later; register them after ``CallEnded``. They
+    replace the names a :class:`RecordingExpected` gave: the announcement is authoritative."""
 
     mixed: str | None
     inbound: str | None
@@ -252,6 +268,8 @@ class CallRecordView:
     hangup_cause: int | None
     hangup_cause_text: str | None
     recordings: tuple[tuple[str, str], ...]  # (direction: mixed|in|out, path)
+    """Expected from ``VarSet HOTLINE_REC`` (:class:`RecordingExpected`) until the hangup
+    handler's ``UserEvent`` announces them (:class:`RecordingAnnounced`), which replaces them."""
     callback_requested: bool
     channels: tuple[str, ...]
     extra: dict[str, str] = field(default_factory=dict)

@@ -8,8 +8,12 @@ facts with blanks and estimates, so the store merges instead (pure function, no 
 * what the earlier process saw first stays: ``direction``, ``caller``, ``dialled``,
   ``started_at``, ``answered_at``, the answering ``agent``/``agent_name``, ``hold_seconds``,
   ``conference``, and the queue stint it saw begin;
-* lists are unions in order (IVR choices, agents rung, transfers, participants, recordings,
-  channels), so merging the same adopted record twice changes nothing;
+* lists are unions in order (IVR choices, agents rung, transfers, participants, channels),
+  so merging the same adopted record twice changes nothing;
+* recordings are merged per direction: the adopted record's file (announced by the hangup
+  handler's ``UserEvent``, which is authoritative, or expected from a ``VarSet HOTLINE_REC``
+  this process saw) replaces the row's for that direction; the row's (typically the names
+  expected before the restart) stay for the directions the record lacks;
 * what comes at the end is the adopted record's: ``ended_at``, ``talk_seconds``,
   ``complete_reason``, the hang-up cause, a later queue stint;
 * the disposition is decided again from the merged facts (:func:`pbx.calls.record.decide`):
@@ -48,6 +52,15 @@ def _tuples(value: Any) -> list[tuple[str, ...]]:
     if not isinstance(value, list):
         return []
     return [tuple(str(x) for x in item) for item in value if isinstance(item, list)]
+
+
+def _merge_recordings(
+    row: list[tuple[str, ...]], view: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, ...], ...]:
+    """The row's ``(direction, path)`` pairs of the directions ``view`` lacks, then ``view``'s."""
+    mine = {d for d, _ in view}
+    kept = [x for x in row if len(x) == 2 and x[0] not in mine]
+    return _union(kept, view)
 
 
 def merge_adopted(row: Mapping[str, Any], view: CallRecordView) -> CallRecordView:
@@ -94,7 +107,7 @@ def merge_adopted(row: Mapping[str, Any], view: CallRecordView) -> CallRecordVie
     extra = dict(row["extra"]) if isinstance(row["extra"], dict) else {}
     extra.update(view.extra)
     transfers = _union(_tuples(row["transfers"]), view.transfers)
-    recordings = _union(_tuples(row["recordings"]), view.recordings)
+    recordings = _merge_recordings(_tuples(row["recordings"]), view.recordings)
     return dataclasses.replace(
         view,
         direction=row["direction"],

@@ -49,6 +49,14 @@ def decide(
     return IVR_ONLY
 
 
+def expected_recordings(base: str) -> list[tuple[str, str]]:
+    """The ``(direction, path)`` pairs MixMonitor writes for ``HOTLINE_REC`` = ``base``
+    (``extensions.conf`` ``hotline-record``: ``MixMonitor(${HOTLINE_REC}.wav,
+    r(${HOTLINE_REC}-in.wav)t(${HOTLINE_REC}-out.wav))``), with the direction names of the
+    ``UserEvent HotlineRecording`` fields (``Mixed``, ``In``, ``Out``)."""
+    return [("mixed", f"{base}.wav"), ("in", f"{base}-in.wav"), ("out", f"{base}-out.wav")]
+
+
 @dataclass(slots=True)
 class CallRecord:
     """Everything the tracker knows about one call (one ``Linkedid`` on one server)."""
@@ -86,7 +94,10 @@ class CallRecord:
     participant_ids: set[str] = field(default_factory=set)
     hangup_cause: int | None = None
     hangup_cause_text: str | None = None
+    # (direction mixed|in|out, path): expected from VarSet HOTLINE_REC on the root channel,
+    # replaced by the hangup handler's UserEvent HotlineRecording (recordings_announced)
     recordings: list[tuple[str, str]] = field(default_factory=list)
+    recordings_announced: bool = False
     callback_requested: bool = False
     live: set[str] = field(default_factory=set)  # uniqueids of channels still up
     channels: list[str] = field(default_factory=list)  # every channel name seen, in order

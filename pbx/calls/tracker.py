@@ -15,6 +15,11 @@ Rules (from the real Asterisk 22 traces, ``asterisk-traces/README.md``):
 * A call ends when its last live channel hangs up; later events for it are ignored, so
   duplicates and stragglers never create a second record.
 * ``QueueCallerLeave`` comes *before* ``AgentConnect`` (obs. 5): it is not an abandon.
+* Recordings: the ``VarSet HOTLINE_REC`` of the call's root channel (``hotline-record``, just
+  before ``MixMonitor``) lists the three files (``RecordingExpected``), so the stored row has
+  them even if the hangup handler's ``UserEvent HotlineRecording`` is never heard; that
+  announcement, when it comes, replaces them (``RecordingAnnounced``). The inherited variable
+  on other channels is ignored.
 * A ``Timestamp:`` that is not finite or is more than ``MAX_CLOCK_SKEW`` off the clock
   (``nan``, ``inf``, ``1e300``) is replaced by the clock: it would poison every stored time.
 * A resync adopts the calls it shows that the tracker does not know, wherever the citizen is
@@ -44,9 +49,10 @@ from pbx.calls.events import (
     DomainEvent,
     IvrChoiceMade,
     QueueJoined,
+    RecordingExpected,
 )
 from pbx.calls.queue_rules import QueueRules
-from pbx.calls.record import CallRecord
+from pbx.calls.record import CallRecord, expected_recordings
 from pbx.calls.state import Channel, local_target, to_int
 
 __all__ = ["MAX_CLOCK_SKEW", "CallTracker", "local_target"]
@@ -62,6 +68,7 @@ _WATCHED_VARS = frozenset(
         dialplan.VAR_CALLID,
         dialplan.VAR_SURVEY_ORDER,
         dialplan.VAR_OUTBOUND,
+        dialplan.VAR_REC,
         *dialplan.RECORDED_VARS,
     }
 )
@@ -339,10 +346,14 @@ class CallTracker(QueueRules, BridgeRules, AdoptRules):
                 return []
             if var in _OUTBOUND_MARKERS and ch.uniqueid == ch.linkedid:
                 out = self._open(ch, msg, at, "outbound")
-                extra = self._calls[CallKey(msg.server, ch.linkedid)].extra
-                extra.update(ch.stash or {})  # Originate variables set before the marker
-                extra[var] = value
+                opened = self._calls[CallKey(msg.server, ch.linkedid)]
+                stash = ch.stash or {}  # Originate variables set before the marker
+                rec = stash.pop(dialplan.VAR_REC, None)
+                opened.extra.update(stash)
+                opened.extra[var] = value
                 ch.stash = None
+                if rec is not None:
+                    out.extend(self._expect_recordings(opened, ch, rec, at))
                 return out
             if ch.uniqueid == ch.linkedid:
                 if ch.stash is None:
@@ -364,6 +375,8 @@ class CallTracker(QueueRules, BridgeRules, AdoptRules):
                     return []
                 call.extra[var] = value
             return [IvrChoiceMade(call.server, at, call.linkedid, var, value)]
+        if var == dialplan.VAR_REC:
+            return self._expect_recordings(call, ch, value, at)
         if var == dialplan.VAR_CALLBACK:
             if value.lower() in ("1", "yes", "true") and not call.callback_requested:
                 call.callback_requested = True
@@ -378,3 +391,25 @@ class CallTracker(QueueRules, BridgeRules, AdoptRules):
             return []
         call.extra[var] = value
         return []
+
+    # ------------------------------------------------------------------ recordings
+    def _expect_recordings(
+        self, call: CallRecord, ch: Channel, base: str, at: float
+    ) -> list[DomainEvent]:
+        """``VarSet HOTLINE_REC`` (``hotline-record``: ``Set(__HOTLINE_REC=${RECDIR}/${UNIQUEID})``
+        right before ``MixMonitor``): the call record lists the three files from now on, so a
+        row written before a restart carries them although the hangup handler's ``UserEvent``
+        may never be heard (:class:`pbx.calls.events.RecordingExpected`).
+
+        Only the root channel's (the citizen's) counts: the variable is inherited (``__``), so
+        the agent leg, ``Local/`` halves and dialled legs show the same ``VarSet`` on creation.
+        Once the ``UserEvent`` announced the files, it stays authoritative."""
+        base = base.strip()
+        if ch.uniqueid != call.root_uniqueid or not base or call.recordings_announced:
+            return []
+        files = expected_recordings(base)
+        if call.recordings == files:
+            return []  # a duplicate
+        call.recordings[:] = files
+        (_, mixed), (_, inbound), (_, outbound) = files
+        return [RecordingExpected(call.server, at, call.linkedid, mixed, inbound, outbound)]

@@ -84,6 +84,7 @@ def test_02_inbound_answered() -> None:
         "CallStarted",
         "IvrChoiceMade",
         "IvrChoiceMade",
+        "RecordingExpected",  # VarSet HOTLINE_REC on the citizen's channel, before MixMonitor
         "QueueJoined",
         "AgentRinging",
         "QueueLeft",
