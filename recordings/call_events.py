@@ -1,9 +1,11 @@
 """Registering recordings from the telephony feature's normalized events.
 
 The call tracker (``pbx.calls``) publishes ``CallEnded`` with the final call record, whose
-``recordings`` are the ``(direction, path)`` pairs the dialplan announced in ``UserEvent
-HotlineRecording`` (``mixed`` / ``in`` / ``out``). Every ended call with recordings is handed to
-the capture registry (idempotent, so several backend instances may all do it).
+``recordings`` are the ``(direction, path)`` pairs (``mixed`` / ``in`` / ``out``) the tracker
+derived from ``HOTLINE_REC`` when MixMonitor was set up, replaced by those the dialplan announced
+in ``UserEvent HotlineRecording`` at hang-up when that arrived. Every ended call with recordings
+is handed to the capture registry (idempotent, so several backend instances may all do it); a
+listed file that never appears is retried, then marked missing with an alert.
 """
 
 from __future__ import annotations
