@@ -73,7 +73,9 @@ c AS (
                 THEN coalesce(c.talk_seconds::double precision,
                               extract(epoch FROM c.ended_at - c.answered_at)) END AS talk_s
     FROM calls c
-    WHERE c.queue IS NOT NULL
+    -- citizens' calls only: a 留号回拨 callback we dial also waits in a queue for an agent,
+    -- but it is not an offered call (its agent time still counts in occupancy below)
+    WHERE c.queue IS NOT NULL AND c.direction = 'inbound'
       AND c.queue_joined_at >= $1::timestamptz AND c.queue_joined_at < $2::timestamptz
       AND c.started_at >= $1::timestamptz - interval '1 day' AND c.started_at < $2::timestamptz
       AND ($3::text IS NULL OR c.queue = $3::text)

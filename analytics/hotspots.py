@@ -60,6 +60,8 @@ class HotspotService:
         """The whole report as a JSON-ready dict (see ``docs/analytics.md``)."""
         now = self.now()
         end = q.end or now
+        if now < end <= now + dt.timedelta(days=1) and end.astimezone(TZ).time() == dt.time():
+            end = now  # end=<today's date> ("that whole day"): today so far
         if end > now:
             raise bad("end", "参数 end 晚于当前时间;统计到当前请省略 end",
                       "end is in the future; omit it to end now")  # fmt: skip

@@ -26,8 +26,10 @@ async def post_call_survey_flow(call: IvrCall) -> None:
     """好差评 for the call that just ended; a second attempt for the same call is refused."""
     ch, rec, env = call.channel, call.record, call.channel.env
     call.enter("post-call-check")
-    call_id = (env.args[0] if env.args else "") or await ch.get_variable("HOTLINE_CALLID") \
-        or env.uniqueid
+    arg = env.args[0].strip() if env.args else ""
+    if arg.endswith(":"):  # "${HOTLINE_SERVER}:" with HOTLINE_CALLID unset: no call named
+        arg = ""
+    call_id = arg or await ch.get_variable("HOTLINE_CALLID") or env.uniqueid
     rec.events.append({"step": "post-call-check", "rated_call": call_id})
     if await call.deps.store.call_rating(call_id) is not None:
         rec.finish(Outcome.ALREADY_RATED)

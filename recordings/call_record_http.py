@@ -3,7 +3,7 @@ queue and agent, times, how it ended, the citizen's post-call rating (好差评 
 its recordings and transcript, and the orders it is linked to.
 
 Same access rule as the call's audio (:mod:`recordings.access`); auditors see the caller's number
-masked, as they see it on work orders.
+masked, and not at all when an order of the call is confidential, as they see it on work orders.
 """
 
 from __future__ import annotations
@@ -37,7 +37,12 @@ SELECT c.server, c.linkedid, c.direction, c.caller, c.dialled, c.started_at, c.a
        (SELECT id FROM transcripts t WHERE t.call_id = $3) AS transcript_id,
        ARRAY(SELECT number FROM work_orders WHERE call_ids @> ARRAY[$3::text]
              UNION SELECT order_id FROM call_orders WHERE call_id = $3
-             ORDER BY 1) AS orders
+             ORDER BY 1) AS orders,
+       EXISTS (SELECT 1 FROM work_orders w
+                WHERE (w.call_ids @> ARRAY[$3::text]
+                       OR w.number IN (SELECT order_id FROM call_orders WHERE call_id = $3))
+                  AND coalesce((w.doc->'citizen'->>'confidential')::boolean, false))
+         AS confidential
   FROM calls c
   LEFT JOIN ivr_call_ratings r ON r.call_id = $3
  WHERE c.server = $1 AND c.linkedid = $2
@@ -56,7 +61,10 @@ def _iso(value: Any) -> str | None:
 
 def call_record(row: asyncpg.Record, who: Principal) -> dict[str, Any]:
     """The JSON form of one call row (with its rating, recordings, transcript and orders)."""
-    caller = row["caller"] if who.role != Role.AUDITOR else _mask(row["caller"])
+    caller = row["caller"]
+    if who.role == Role.AUDITOR:
+        # as on work orders: masked, and hidden when the citizen asked for confidentiality
+        caller = None if row["confidential"] else _mask(caller)
     rating = row["rating"]
     return {
         "call_id": f"{row['server']}:{row['linkedid']}",

@@ -110,11 +110,16 @@ class RecordingMetrics:
     async def refresh_queue(self, pool: asyncpg.Pool, kind: str) -> dict[str, float]:
         """Set the queue gauges from the ``jobs`` table; returns what was set."""
         rows = await pool.fetch(
+            # Two index-only parts (jobs_due, jobs_dead): the done jobs kept for the purge
+            # period are never scanned.
             """SELECT state, count(*) AS n,
                       extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now()))
                         AS oldest
-               FROM jobs WHERE kind = $1 AND state IN ('queued', 'running', 'dead')
-               GROUP BY state""", kind)
+               FROM jobs WHERE kind = $1 AND state IN ('queued', 'running')
+               GROUP BY state
+               UNION ALL
+               SELECT 'dead', count(*), NULL FROM jobs WHERE kind = $1 AND state = 'dead'""",
+            kind)
         values = {state: 0.0 for state in QUEUE_STATES}
         oldest = 0.0
         for r in rows:

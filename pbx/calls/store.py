@@ -93,6 +93,11 @@ ON CONFLICT (server, linkedid) DO UPDATE SET
     recordings = EXCLUDED.recordings, callback_requested = EXCLUDED.callback_requested,
     channels = EXCLUDED.channels, extra = EXCLUDED.extra, updated_at = now()
 WHERE calls.ended_at IS NULL
+   -- A resync's sweep on another instance may have closed the row as ended_during_disconnect
+   -- (its guess: the last event it knew) before this instance, which saw the hang-up, got its
+   -- exact final record written: the real end wins over the guess.
+   OR (calls.disposition = 'ended_during_disconnect' AND EXCLUDED.ended_at IS NOT NULL
+       AND EXCLUDED.disposition IS DISTINCT FROM 'ended_during_disconnect')
 """
 
 _LOCK_ROWS = """

@@ -34,7 +34,8 @@ def at(h: int, m: int, s: int = 0, day: int = 3) -> dt.datetime:
 
 
 def view(lid: str, queue: str, joined: dt.datetime, *, wait: float, outcome: str,
-         talk: int | None = None, agent: str | None = None) -> CallRecordView:  # fmt: skip
+         talk: int | None = None, agent: str | None = None,
+         direction: str = "inbound") -> CallRecordView:  # fmt: skip
     """A call that spent 20 s in the IVR, ``wait`` s in ``queue``, then was answered (and
     talked ``talk`` s; None: still talking), abandoned, left for a callback, or is waiting."""
     j = joined.timestamp()
@@ -58,7 +59,7 @@ def view(lid: str, queue: str, joined: dt.datetime, *, wait: float, outcome: str
                                               "callback": "callback_requested",
                                               "lost": "ended_during_disconnect"}[outcome]
     return CallRecordView(
-        server="pbx1", linkedid=lid, direction="inbound", caller="13800000000", dialled="12345",
+        server="pbx1", linkedid=lid, direction=direction, caller="13800000000", dialled="12345",
         started_at=j - 20, answered_at=j + wait if answered else None, ended_at=ended,
         ivr_choices=("1",), queue=queue, queue_joined_at=j,
         queue_left_at=None if outcome == "waiting" else j + wait,
@@ -90,6 +91,9 @@ CALLS = [
     view("c12", Q2, at(11, 40), wait=0, outcome="unseen"),
     # Q1, 11:00-12:00
     view("c7", Q1, at(11, 2), wait=5, outcome="answered", talk=60, agent=Y),
+    # a 留号回拨 callback we dialled, queued for an agent: not an offered call (no figure moves)
+    view("c13", Q1, at(10, 35), wait=8, outcome="answered", talk=90, agent=X,
+         direction="outbound"),
     # the day before, 23:59 local (15:59 UTC on the 3rd would be inside a UTC day): not counted
     view("c10", Q1, at(23, 59, day=2), wait=4, outcome="answered", talk=30, agent=X),
 ]

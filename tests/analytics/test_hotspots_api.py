@@ -132,6 +132,9 @@ async def test_spike_against_flat_baseline_steady_topic_not_flagged(world: World
     prev = await world.hotspots("window=24h&end=2026-11-15T08:00")
     assert prev["to"] == "2026-11-15T08:00:00+08:00" and prev["spikes"] == []
     assert find(prev["top"], "路灯不亮", HM)["count"] == 1  # type: ignore[index]
+    # end=<today's date> ("that whole day") is today so far, the same as no end at all
+    today = await world.hotspots("window=24h&end=2026-11-16")
+    assert today["to"] == NOW.isoformat() and len(today["spikes"]) == 1
     # District level: the spike is 天宁区's; city level: the topic alone.
     dist = await world.hotspots("window=24h&by=district")
     assert find(dist["spikes"], "路灯不亮", "CZ-TN")["place"]["label"] == "天宁区"  # type: ignore[index]

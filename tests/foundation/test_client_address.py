@@ -27,6 +27,13 @@ PROXIES = parse_networks(["127.0.0.1", "10.1.0.0/16"])
     ("127.0.0.1", ["2001:DB8::1"], "2001:db8::1"),
     # garbage written where the client address should be: fall back to the peer
     ("127.0.0.1", ["6.6.6.6, not-an-ip"], "127.0.0.1"),
+    # proxies that append the client's port, IPv6 in brackets
+    ("127.0.0.1", ["6.6.6.6, 198.51.100.7:5123"], "198.51.100.7"),
+    ("127.0.0.1", ["[2001:db8::2]:443"], "2001:db8::2"),
+    ("127.0.0.1", ["[2001:db8::3]"], "2001:db8::3"),
+    ("127.0.0.1", ["unknown"], "127.0.0.1"),
+    # a trusted proxy written with a port is still skipped
+    ("10.1.2.3", ["198.51.100.9, 10.1.9.9:8080"], "198.51.100.9"),
     # the proxy did not send the header: the proxy itself
     ("127.0.0.1", [], "127.0.0.1"),
     (None, ["198.51.100.1"], "unknown"),

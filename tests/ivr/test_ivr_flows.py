@@ -12,7 +12,7 @@ from ivr.ports import SurveyRating
 from ivr.records import IvrCallRecord, Outcome
 from ivr.store import CallbackStatus, InMemoryIvrStore, ListJobSink, SurveyStatus
 from ivr.survey_dialer import SurveyService
-from tests.ivr.fake_channel import FakeChannel
+from tests.ivr.fake_channel import FakeChannel, make_env
 from tests.ivr.scenarios import CALLER, SCENARIOS, Scenario, make_deps
 
 
@@ -197,3 +197,16 @@ async def test_post_call_survey_reads_call_id_variable() -> None:
                           variables={"HOTLINE_CALLID": "pbx1-1.77"})
     await run_flow(FLOWS["post-call-survey"], "post-call-survey", channel, deps)
     assert await deps.store.call_rating("pbx1-1.77") == 1
+
+
+async def test_post_call_survey_with_an_empty_call_part_falls_back() -> None:
+    # "${HOTLINE_SERVER}:${HOTLINE_CALLID}" with HOTLINE_CALLID unset arrives as "pbx1:": it
+    # names no call, so two such calls must not share one rating key.
+    deps = make_deps()
+    for uid, key in (("pbx1-1.80", "1"), ("pbx1-1.81", "3")):
+        env = make_env("post-call-survey", ("pbx1:",), uniqueid=uid)
+        channel = FakeChannel([key], env=env)
+        await run_flow(FLOWS["post-call-survey"], "post-call-survey", channel, deps)
+    assert await deps.store.call_rating("pbx1:") is None
+    assert await deps.store.call_rating("pbx1-1.80") == 1
+    assert await deps.store.call_rating("pbx1-1.81") == 3

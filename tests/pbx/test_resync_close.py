@@ -415,6 +415,30 @@ async def test_grace_lets_another_instance_record_the_real_end(
     assert b.sup.health.closed_after_resync == 0
 
 
+async def test_a_late_exact_end_replaces_the_sweeps_guess(
+    pool: asyncpg.Pool, instances: Callable[..., Instance]
+) -> None:
+    """Instance A saw the citizen hang up, but its persister is slow: B's sweep closes the row
+    first (ended_during_disconnect at the last event it knew). A's exact final record, written
+    afterwards, replaces that guess; a later partial record cannot reopen the row."""
+    store = CallStore(pool)
+    a = await previous_process(store)
+    msgs, cut = trace_05()
+    b = instances(grace=0.0)
+    b.resync(LATER)
+    await b.swept(1)
+    guessed = await store.get("pbx1", LID)
+    assert guessed is not None and guessed["disposition"] == "ended_during_disconnect"
+    await feed(store, a, msgs[cut:])  # A's persister finally writes the hang-up
+    row = await store.get("pbx1", LID)
+    assert row is not None and row["disposition"] == "answered"
+    assert row["ended_at"] > guessed["ended_at"] and row["hangup_cause"] is not None
+    # an open (non-final) record of the call, e.g. a late duplicate, changes nothing now
+    again = CallTracker(max_skew=None)
+    await feed(store, again, msgs[:cut])
+    assert without(await store.get("pbx1", LID)) == without(row)
+
+
 def test_resync_applied_names_every_live_call() -> None:
     """``ResyncApplied`` follows the reconcile's events and precedes the link's "up"; it names
     the Linkedid of every channel of the snapshot (even one no rule adopts) and every call the

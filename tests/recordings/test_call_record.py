@@ -66,6 +66,14 @@ async def test_call_record_with_rating_recordings_and_orders(app, client, users)
     auditor = await users.create_client("aud-cr", "auditor")
     masked = await (await auditor.get(f"/api/calls/{CALL}")).json()
     assert masked["caller"] == "138****5678"
+    # a confidential order on the call: the auditor sees no number at all (as on the order)
+    secret = await a.post("/api/orders", json={
+        "category": "report", "content": "举报违建", "call_id": CALL,
+        "citizen": {"name": "匿名", "phone": "13812345678", "confidential": True}})
+    assert secret.status == 201, await secret.json()
+    hidden = await (await auditor.get(f"/api/calls/{CALL}")).json()
+    assert hidden["caller"] is None and len(hidden["orders"]) == 2
+    assert (await (await a.get(f"/api/calls/{CALL}")).json())["caller"] == "13812345678"
     unit = await users.create_client("unit-cr", "unit_staff", unit_code="CZ-ZJJ")
     assert (await unit.get(f"/api/orders/{number}/calls")).status == 403
 
