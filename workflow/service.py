@@ -323,6 +323,37 @@ class OrderService:
                      "recomputed", year, len(done))  # fmt: skip
         return len(done)
 
+    async def recompute_confirmed(self) -> int:
+        """Follow-up of :meth:`confirm_year`, run by the sweeper: recompute the provisional
+        deadlines that a confirmed year now decides, with the calendar read afresh from the
+        database. It catches orders written after the confirmation by an instance whose
+        calendar was still cached (up to the provider's TTL) or by a command that had loaded
+        the calendar just before it. Only recomputations that confirm at least one deadline are
+        written: override rows of a year not yet confirmed move nothing. Returns the number of
+        orders changed."""
+        now = self.now()
+        units = await self.refresh_units()
+        done: list[Transition] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            clock = UnitClock(units, StatutoryCalendar(await refs.load_overrides(conn)))
+            cmd = c.RecomputeDeadlines()
+            for s in await store.lock_provisional(conn, OPEN_STATES, skip_locked=True):
+                r = transition(s.order, cmd, SYSTEM_ACTOR, now, clock)
+                if not isinstance(r, Transition):
+                    continue
+                was = {(b.target, b.unit) for b in s.order.due_basis if b.provisional}
+                still = {(b.target, b.unit) for b in r.order.due_basis if b.provisional}
+                if not was - still:
+                    continue  # nothing newly confirmed for this order
+                if await store.update(conn, s.id, s.order.version, r.order, r.events, now):
+                    done.append(r)
+        for r in done:
+            await self._notify(r.order, r.events)
+        if done:
+            log.info("provisional deadlines of %d order(s) recomputed after a confirmation",
+                     len(done))  # fmt: skip
+        return len(done)
+
     # --- reads --------------------------------------------------------------------------
 
     async def timeline(self, who: Principal, number: str) -> list[dict[str, Any]]:

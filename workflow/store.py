@@ -268,15 +268,17 @@ async def claim_due(conn: asyncpg.Connection, now: dt.datetime, limit: int) -> l
 
 
 async def lock_provisional(
-    conn: asyncpg.Connection, states: Iterable[State]
+    conn: asyncpg.Connection, states: Iterable[State], *, skip_locked: bool = False
 ) -> list[StoredOrder]:
     """Orders in ``states`` whose deadlines are provisional (``due_provisional`` in the stored
     order), locked for the caller's transaction; oldest first. Run when a calendar year is
-    confirmed (rare), so a scan of the open orders is acceptable."""
+    confirmed and by the sweeper's follow-up pass; provisional orders are few (only deadlines
+    running into a year the calendar library does not know), so the scan is acceptable. With
+    ``skip_locked`` an order another transaction holds is left for the next pass."""
     rows = await conn.fetch(
         """SELECT id, doc FROM work_orders
            WHERE state = ANY($1::text[]) AND doc -> 'due_provisional' = 'true'::jsonb
-           ORDER BY id FOR UPDATE""",
+           ORDER BY id FOR UPDATE""" + (" SKIP LOCKED" if skip_locked else ""),
         sorted(s.value for s in states),
     )
     return [_row(r) for r in rows]

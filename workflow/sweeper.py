@@ -33,6 +33,8 @@ class DeadlineSweeper:
         while True:
             try:
                 self.last_changed = await self.orders.sweep_once()
+                # deadlines a calendar confirmation decided but a stale calendar computed
+                self.last_changed += await self.orders.recompute_confirmed()
                 self.last_error = None
                 if self.last_changed:
                     log.info("deadline sweep", extra={"changed": self.last_changed})

@@ -4,11 +4,13 @@ units, optimistic concurrency, masking, and the append-only audit log."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import asyncpg
 import pytest
 
+from workflow.calendar import StatutoryCalendar
 from workflow.clock import TZ
 from workflow.keys import ORDER_SERVICE
 
@@ -527,6 +529,8 @@ async def test_confirming_a_year_recomputes_provisional_deadlines(
                            json={"is_workday": False, "note": "示例:元旦调休"}))  # fmt: skip
     cur = await ok(await agent.get(f"/api/orders/{o['number']}"))
     assert (cur["version"], cur["reply_due"]) == (o["version"], o["reply_due"])
+    # ... nor does the sweeper's follow-up pass: nothing is confirmed yet.
+    assert await client.app[ORDER_SERVICE].recompute_confirmed() == 0
 
     clock["now"] = dt.datetime(2026, 12, 30, 15, 0, tzinfo=TZ)
     r = await ok(await sup.put("/api/workflow/calendar/years/2027", json={"note": "国办发明电"}))
@@ -563,3 +567,30 @@ async def test_confirming_a_year_recomputes_provisional_deadlines(
     again = await ok(await agent.get(f"/api/orders/{o['number']}"))
     assert again["version"] == n["version"] and again["reply_due"] == n["reply_due"]
     assert (await agent.put("/api/workflow/calendar/years/2027", json={})).status == 403
+
+
+async def test_an_order_computed_with_a_stale_calendar_is_recomputed_by_the_sweeper(
+    client, people: People
+) -> None:
+    """Another instance caches the calendar for up to 30 s: an order it dispatches just after
+    a year was confirmed is stored provisional with the weekday fallback. The sweeper's
+    follow-up pass reads the calendar afresh and recomputes it, once."""
+    agent, sup = await people("agent", "sup")
+    svc = client.app[ORDER_SERVICE]
+    svc.now = lambda: dt.datetime(2026, 12, 30, 10, 0, tzinfo=TZ)
+    await ok(await sup.put("/api/workflow/calendar/days/2027-01-04",
+                           json={"is_workday": False, "note": "示例:元旦调休"}))  # fmt: skip
+    await ok(await sup.put("/api/workflow/calendar/years/2027", json={"note": "国办发明电"}))
+    # this instance now behaves like one whose cache predates the confirmation
+    svc.calendars._cal = StatutoryCalendar()
+    svc.calendars._loaded = time.monotonic()
+    o = await act(agent, await create(agent), "dispatch", lead=LEAD)
+    assert o["reply_due"] == "2027-01-07T10:00:00+08:00" and o["due_provisional"] is True
+    assert await svc.recompute_confirmed() == 1
+    n = await ok(await agent.get(f"/api/orders/{o['number']}"))
+    assert n["reply_due"] == "2027-01-08T10:00:00+08:00" and n["due_provisional"] is False
+    assert n["version"] == o["version"] + 1
+    tl = await ok(await agent.get(f"/api/orders/{o['number']}/timeline"))
+    assert tl["events"][-1]["kind"] == "deadlines_recomputed"
+    assert tl["events"][-1]["actor"]["name"] == "system"
+    assert await svc.recompute_confirmed() == 0
