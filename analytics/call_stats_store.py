@@ -19,6 +19,12 @@ from pbx.dialplan import SERVICE_LEVEL_SECONDS
 LOCAL_HOUR = "date_trunc('hour', {ts} AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai'"
 """The start of the Asia/Shanghai hour holding ``{ts}``, independent of the session time zone."""
 
+SPAN = "tstzrange(l.started_at, coalesce(l.ended_at, 'infinity'), '[]')"
+"""The time an ``agent_state_log l`` row covers (still open: until further notice), closed so that
+a zero-length row is a point. Exactly the expression of the GiST index ``agent_state_log_span``
+(migration 0530): the rows overlapping a range are found as ``SPAN && tstzrange(from, to, '()')``
+through the index, bounded on both sides, instead of every row that ended after ``from``."""
+
 
 @dataclass(slots=True)
 class Sums:
@@ -53,8 +59,8 @@ WITH wrap AS (             -- wrap-up rows of the agent state log, tied to the c
         SELECT l.state, l.started_at, l.ended_at,
                lag(l.call_id) OVER w AS prev_call, lag(l.state) OVER w AS prev_state
         FROM agent_state_log l
-        WHERE (l.ended_at IS NULL OR l.ended_at > $1::timestamptz)
-          AND l.started_at < $2::timestamptz + interval '1 day'
+        -- the rows overlapping [from, to + 1 day): ended after from, started before to + 1 day
+        WHERE {SPAN} && tstzrange($1::timestamptz, $2::timestamptz + interval '1 day', '()')
         WINDOW w AS (PARTITION BY l.agent_id ORDER BY l.started_at, l.id)
     ) x
     WHERE x.state = 'wrap_up' AND x.prev_state = 'on_call' AND x.ended_at IS NOT NULL
@@ -109,8 +115,7 @@ _STAFFED_ROWS = f"""
     CROSS JOIN LATERAL generate_series({LOCAL_HOUR.format(ts="x.s")},
                                        x.e - interval '1 microsecond', interval '1 hour') AS h(hour)
     WHERE l.state IN ('available', 'ringing', 'on_call', 'wrap_up')
-      AND (l.ended_at IS NULL OR l.ended_at > $1::timestamptz)
-      AND l.started_at < $2::timestamptz
+      AND {SPAN} && tstzrange($1::timestamptz, $2::timestamptz, '()')  -- overlaps [from, to)
       AND cardinality(l.queues) > 0
       AND ($3::text IS NULL OR $3::text = ANY (l.queues))
 """

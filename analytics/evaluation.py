@@ -25,6 +25,10 @@ Per unit, over those orders (definitions of the counts in :mod:`analytics.evalua
   did not reach the citizen has no result and does not count);
 * ``overdue`` 超期件数 — lead stints counted for the reply and not on time;
 * ``score`` 综合得分 — :func:`analytics.scoring.composite_score` with the weights in force.
+
+Limits recomputed when a calendar year is confirmed (``deadlines_recomputed``) are honoured: the
+sign-for is judged against the latest limit recomputed for the unit, and an overdue mark a later
+recomputation withdrew does not count.
 """
 
 from __future__ import annotations

@@ -8,6 +8,12 @@ its ``dispatched`` / ``coordinated`` event up to the order's next such event. A 
 an approved return opens a new stint (for the new lead unit, or again for the same one). Every
 event of the order between the two belongs to the stint; events that name a unit
 (``signed``, ``sign_overdue``) count only for that unit.
+
+Deadlines recomputed after a calendar year is confirmed (``deadlines_recomputed``,
+:mod:`workflow.recompute`) are honoured: a unit's sign-for is judged against the latest limit
+recomputed for it in the stint, and an overdue mark (``sign_overdue``, ``reply_overdue``) that a
+later recomputation withdrew (its ``cleared`` list) does not count — unless the sweep marked the
+stint overdue again afterwards, against the new limit.
 """
 
 from __future__ import annotations
@@ -61,18 +67,28 @@ stints AS (                -- one per unit named by the dispatch (lead and co-ha
     FROM starts st CROSS JOIN LATERAL jsonb_each(st.sign_due) AS d
 ),
 facts AS (
-    SELECT t.order_id, t.unit, t.is_lead, t.sign_due,
-        coalesce(bool_or(e.kind = 'signed' AND e.data ->> 'unit' = t.unit), false) AS signed,
-        coalesce(bool_or(e.kind = 'signed' AND e.data ->> 'unit' = t.unit
-                         AND (e.data ->> 'late')::boolean), false) AS signed_late,
-        coalesce(bool_or(e.kind = 'sign_overdue' AND e.data ->> 'unit' = t.unit), false)
-            AS sign_overdue,
+    SELECT t.order_id, t.unit, t.is_lead, t.sign_due AS dispatch_sign_due,
+        -- the unit's sign-for limit: the dispatch's, or the latest one a calendar-year
+        -- confirmation recomputed for it (deadlines_recomputed, workflow.recompute)
+        coalesce((array_agg((e.data #>> ARRAY['changes', 'sign_due', t.unit, 'to'])::timestamptz
+                            ORDER BY e.id DESC)
+                  FILTER (WHERE e.kind = 'deadlines_recomputed'
+                          AND e.data -> 'changes' -> 'sign_due' ? t.unit))[1],
+                 t.sign_due) AS sign_due,
+        min(e.at) FILTER (WHERE e.kind = 'signed' AND e.data ->> 'unit' = t.unit) AS signed_at,
+        -- an overdue mark counts unless a later recomputation withdrew it (its "cleared" list)
+        max(e.id) FILTER (WHERE e.kind = 'sign_overdue' AND e.data ->> 'unit' = t.unit)
+            AS sign_overdue_id,
+        max(e.id) FILTER (WHERE e.kind = 'deadlines_recomputed'
+                          AND e.data -> 'cleared' ? ('sign_overdue:' || t.unit)) AS sign_cleared_id,
         min(e.at) FILTER (WHERE e.kind = 'return_approved') AS returned_at,
         coalesce(bool_or(e.kind = 'extension_approved'), false) AS extended,
         count(*) FILTER (WHERE e.kind = 'replied') AS replies,
         count(*) FILTER (WHERE e.kind = 'replied'
                          AND NOT coalesce((e.data ->> 'on_time')::boolean, true)) AS late_replies,
-        coalesce(bool_or(e.kind = 'reply_overdue'), false) AS reply_overdue,
+        max(e.id) FILTER (WHERE e.kind = 'reply_overdue') AS reply_overdue_id,
+        max(e.id) FILTER (WHERE e.kind = 'deadlines_recomputed'
+                          AND e.data -> 'cleared' ? 'reply_overdue') AS reply_cleared_id,
         count(*) FILTER (WHERE e.kind IN ('closed', 'reopened')
                          AND e.data ->> 'result' = 'satisfied') AS satisfied,
         count(*) FILTER (WHERE e.kind IN ('closed', 'reopened')
@@ -86,18 +102,29 @@ facts AS (
        AND (t.next_id IS NULL OR e.id < t.next_id)
     GROUP BY t.order_id, t.start_id, t.unit, t.is_lead, t.sign_due, t.next_at, t.closed_at
 ),
-judged AS (
+marks AS (
     SELECT f.*,
+        coalesce(f.sign_overdue_id > coalesce(f.sign_cleared_id, 0), false) AS sign_overdue,
+        coalesce(f.reply_overdue_id > coalesce(f.reply_cleared_id, 0), false) AS reply_overdue
+    FROM facts f
+),
+judged AS (
+    SELECT m.*,
         -- the sign-for limit was due: signed, or the stint ended (return, re-dispatch, close)
         -- after the limit without a signature
-        f.signed OR f.sign_overdue
-            OR coalesce(f.returned_at, f.next_or_close_at) > f.sign_due AS sign_counted,
-        f.signed AND NOT f.signed_late AS sign_on_time,
-        f.is_lead AND f.returned_at IS NULL AND (f.replies > 0 OR f.reply_overdue)
+        m.signed_at IS NOT NULL OR m.sign_overdue
+            OR coalesce(m.returned_at, m.next_or_close_at) > m.sign_due AS sign_counted,
+        -- 第十一条(三) 1 working hour, against the limit as last recomputed (not the "late" flag
+        -- of the signed event, which used the limit in force at signing); a recomputation that
+        -- moved the limit earlier (a 调休 working weekend) never makes a signature late that
+        -- met the limit the unit was given
+        coalesce(m.signed_at <= greatest(m.sign_due, m.dispatch_sign_due), false)
+            AS sign_on_time,
+        m.is_lead AND m.returned_at IS NULL AND (m.replies > 0 OR m.reply_overdue)
             AS reply_counted,
-        f.is_lead AND f.returned_at IS NULL AND f.replies > 0 AND f.late_replies = 0
-            AND NOT f.reply_overdue AS reply_on_time
-    FROM facts f
+        m.is_lead AND m.returned_at IS NULL AND m.replies > 0 AND m.late_replies = 0
+            AND NOT m.reply_overdue AS reply_on_time
+    FROM marks m
 )
 SELECT j.unit, coalesce(u.name, j.unit) AS name, coalesce(u.short, j.unit) AS short,
     count(DISTINCT j.order_id) FILTER (WHERE j.is_lead) AS orders,

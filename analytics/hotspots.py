@@ -68,7 +68,7 @@ class HotspotService:
         start = end - q.window
         base_start = end - q.window * (q.baseline + 1)
         weeks_start = end - dt.timedelta(days=7 * q.persist.weeks)
-        await store.resolve(self.pool, min(base_start, weeks_start), end)
+        await store.resolve(self.pool, min(base_start, weeks_start))
 
         # 第十八条 聚焦热点事件、集中事件、持续性事件: counts (for the spikes), bursts, recurrences.
         cells = await store.cells(self.pool, end, q.window, q.baseline, q.by)

@@ -6,9 +6,14 @@ district and address never change after intake) and kept in ``hotspot_orders``; 
 statements below count over that table. Finding the place words in an order's text is the costly
 part (about 25 µs per order; 2.7 s for 100 000 orders on the development machine, where the
 counts of a 30-day report over them take 0.3 s), so it is not redone for every report.
-:func:`resolve` fills the missing rows of a time range before each report, under an advisory
-lock, and re-derives the rows made with another place catalogue (an administrator deactivated a
-street, the shipped keywords changed) or with an older :data:`RESOLVER_VERSION`.
+:func:`resolve` fills the missing rows before each report and re-derives the rows made with
+another place catalogue (an administrator deactivated a street, the shipped keywords changed) or
+with an older :data:`RESOLVER_VERSION`. A high-water mark (table ``hotspot_resolved``, migration
+0531, see :class:`Mark`) records how far that went for the current catalogue, so a report only
+looks at the orders registered since the previous one (and, once, at the part of its range before
+the mark); when nothing is left to derive it writes nothing and takes no lock — reports do not
+queue behind each other. Deriving itself runs under an advisory lock, so each order is derived
+once.
 
 * topic (主题): the order's ``topic`` in NFKC, upper case, without spaces and punctuation
   (``路灯 不亮!`` and ``路灯不亮`` are one topic), at most 80 characters; an order without a topic
@@ -55,24 +60,37 @@ PLACE_SQL = {
 }
 """The place key of a ``hotspot_orders h`` row at each level (``by=``)."""
 
-_LOCK_KEY = 0x5EED_0510  # advisory lock serializing resolve() across instances
+_LOCK_KEY = 0x5EED_0510  # advisory lock serializing derivations across instances
 
 _PUNCT = r"[[:space:][:punct:]。、，．：；！？“”‘’「」『』（）《》〈〉【】〔〕…—～·・]+"
 _CATEGORY = ("CASE s.category "
              + " ".join(f"WHEN '{k.value}' THEN '{v}'" for k, v in CATEGORY_LABELS.items())
              + " ELSE s.category END")  # fmt: skip
 
-# $1, $2: created_at range [from, to).
-# Place words are found through their first two characters: every two-character substring of the
-# order's text is looked up (a hash join), and only those candidates are compared in full — a
-# few lookups per character instead of comparing every word with every order.
-_RESOLVE = f"""
-WITH fp AS (               -- fingerprint of the place catalogue and of these rules
+_FP = f"""fp AS (               -- fingerprint of the place catalogue and of these rules
     SELECT md5('{RESOLVER_VERSION};' || coalesce(string_agg(
                concat_ws('|', u.code, u.kind, u.parent, u.short, u.name,
                          array_to_string(u.keywords, ',')), ';' ORDER BY u.code), '')) AS v
     FROM member_units u WHERE u.active AND u.kind IN ('district', 'street')
-),
+)"""
+
+# The orders a report reading from $1 may find underived, given the mark (since $2, up to id
+# $3; see Mark): the head, registered in [$1, $2) — $2 NULL: no mark yet, so no end — and the
+# tail, registered from $2 on with an id above $3. Two index range scans (created_at, then the
+# primary key): once the report's range is behind the mark, only the orders since the mark.
+_HEAD = "o.created_at >= $1::timestamptz AND o.created_at < coalesce($2::timestamptz, 'infinity')"
+_TAIL = "o.id > $3::bigint AND o.created_at >= coalesce($2::timestamptz, 'infinity')"
+_TODO_COLS = """o.id, o.created_at, o.category, o.doc ->> 'topic' AS topic,
+       upper(normalize(btrim(coalesce(o.district, '')), NFKC)) AS dtext,
+       upper(normalize(coalesce(o.doc ->> 'address', ''), NFKC)) AS atext"""
+
+# $1, $2, $3: as above. Derives the head and the tail (rows missing, or made with another
+# catalogue); returns the fingerprint used, the rows written and the snapshot's xmin.
+# Place words are found through their first two characters: every two-character substring of the
+# order's text is looked up (a hash join), and only those candidates are compared in full — a
+# few lookups per character instead of comparing every word with every order.
+_RESOLVE = f"""
+WITH {_FP},
 cat AS (                   -- every place word: code, short name, name and keywords
     SELECT DISTINCT u.code, u.kind, u.parent, x.word, left(x.word, 2) AS head
     FROM member_units u
@@ -80,15 +98,14 @@ cat AS (                   -- every place word: code, short name, name and keywo
     CROSS JOIN LATERAL (SELECT upper(normalize(w.word, NFKC)) AS word) AS x
     WHERE u.active AND u.kind IN ('district', 'street') AND char_length(x.word) >= 2
 ),
-todo AS (                  -- orders of the range not derived yet, or with another catalogue
-    SELECT o.id, o.created_at, o.category, o.doc ->> 'topic' AS topic,
-           upper(normalize(btrim(coalesce(o.district, '')), NFKC)) AS dtext,
-           upper(normalize(coalesce(o.doc ->> 'address', ''), NFKC)) AS atext
-    FROM work_orders o
-    CROSS JOIN fp
+todo AS (                  -- orders not derived yet, or with another catalogue
+    SELECT {_TODO_COLS} FROM work_orders o CROSS JOIN fp
     LEFT JOIN hotspot_orders h ON h.order_id = o.id
-    WHERE o.created_at >= $1::timestamptz AND o.created_at < $2::timestamptz
-      AND (h.order_id IS NULL OR h.catalogue <> fp.v)
+    WHERE {_HEAD} AND (h.order_id IS NULL OR h.catalogue <> fp.v)
+    UNION ALL
+    SELECT {_TODO_COLS} FROM work_orders o CROSS JOIN fp
+    LEFT JOIN hotspot_orders h ON h.order_id = o.id
+    WHERE {_TAIL} AND (h.order_id IS NULL OR h.catalogue <> fp.v)
 ),
 src AS MATERIALIZED (
     SELECT t.*, t.dtext || ' ' || t.atext AS txt FROM todo t
@@ -117,37 +134,164 @@ ad AS (                    -- 3. a district the address mentions (used when 1 an
     SELECT DISTINCT ON (h.id) h.id, h.code
     FROM hit h WHERE h.kind = 'district' AND h.in_addr
     ORDER BY h.id, h.len DESC, h.code
+),
+ins AS (
+    INSERT INTO hotspot_orders (order_id, created_at, topic, street, district, address,
+                                catalogue)
+    SELECT s.id, s.created_at,
+           CASE WHEN t.k <> '' THEN left(t.k, 80) ELSE {_CATEGORY} || '(未填主题)' END,
+           st.code, coalesce(named.district, st.parent, ad.code),
+           nullif(left(regexp_replace(s.atext, '[[:space:]]+', '', 'g'), 120), ''), fp.v
+    FROM src s
+    CROSS JOIN fp
+    CROSS JOIN LATERAL (SELECT regexp_replace(upper(normalize(coalesce(s.topic, ''), NFKC)),
+                                              '{_PUNCT}', '', 'g') AS k) AS t
+    LEFT JOIN named ON named.id = s.id
+    LEFT JOIN st ON st.id = s.id
+    LEFT JOIN ad ON ad.id = s.id
+    ORDER BY s.id
+    ON CONFLICT (order_id) DO UPDATE SET
+        topic = EXCLUDED.topic, street = EXCLUDED.street, district = EXCLUDED.district,
+        address = EXCLUDED.address, catalogue = EXCLUDED.catalogue
+    RETURNING 1
+),
+stale AS (                 -- a mark of another catalogue claims rows that may be rewritten now
+    DELETE FROM hotspot_resolved r USING fp WHERE r.catalogue <> fp.v
 )
-INSERT INTO hotspot_orders (order_id, created_at, topic, street, district, address, catalogue)
-SELECT s.id, s.created_at,
-       CASE WHEN t.k <> '' THEN left(t.k, 80) ELSE {_CATEGORY} || '(未填主题)' END,
-       st.code, coalesce(named.district, st.parent, ad.code),
-       nullif(left(regexp_replace(s.atext, '[[:space:]]+', '', 'g'), 120), ''), fp.v
-FROM src s
-CROSS JOIN fp
-CROSS JOIN LATERAL (SELECT regexp_replace(upper(normalize(coalesce(s.topic, ''), NFKC)),
-                                          '{_PUNCT}', '', 'g') AS k) AS t
-LEFT JOIN named ON named.id = s.id
-LEFT JOIN st ON st.id = s.id
-LEFT JOIN ad ON ad.id = s.id
-ORDER BY s.id
-ON CONFLICT (order_id) DO UPDATE SET
-    topic = EXCLUDED.topic, street = EXCLUDED.street, district = EXCLUDED.district,
-    address = EXCLUDED.address, catalogue = EXCLUDED.catalogue
+SELECT fp.v AS catalogue, (SELECT count(*) FROM ins)::integer AS n,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
+FROM fp
 """
 
 
-async def resolve(pool: asyncpg.Pool, start: dt.datetime, end: dt.datetime) -> int:
-    """Derive the topic and place of the orders registered in ``[start, end)`` that have none
-    yet (or one made with another catalogue); returns how many rows were written. Concurrent
-    callers wait for each other (advisory lock), so each order is derived once."""
+# $1, $2, $3: as above; $4: the catalogue. Whether anything is left to derive (reads only).
+_CHECK = f"""
+SELECT EXISTS (SELECT 1 FROM work_orders o LEFT JOIN hotspot_orders h ON h.order_id = o.id
+               WHERE {_HEAD} AND (h.order_id IS NULL OR h.catalogue <> $4::text))
+    OR EXISTS (SELECT 1 FROM work_orders o LEFT JOIN hotspot_orders h ON h.order_id = o.id
+               WHERE {_TAIL} AND (h.order_id IS NULL OR h.catalogue <> $4::text)) AS todo,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
+"""
+
+# The current catalogue, its mark, and (from one snapshot) the highest order id and the xmax.
+_LOOK = f"""
+WITH {_FP}
+SELECT fp.v AS catalogue, r.since, r.upto_id, r.pending_id, r.pending_xmax,
+       coalesce((SELECT max(id) FROM work_orders), 0) AS max_id,
+       pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
+FROM fp LEFT JOIN hotspot_resolved r ON r.catalogue = fp.v
+"""
+
+_SAVE = """
+WITH stale AS (DELETE FROM hotspot_resolved WHERE catalogue <> $1::text)
+INSERT INTO hotspot_resolved (catalogue, since, upto_id, pending_id, pending_xmax, updated_at)
+VALUES ($1::text, $2::timestamptz, $3::bigint, $4::bigint, $5::bigint, now())
+ON CONFLICT (catalogue) DO UPDATE SET
+    since = EXCLUDED.since, upto_id = EXCLUDED.upto_id, pending_id = EXCLUDED.pending_id,
+    pending_xmax = EXCLUDED.pending_xmax, updated_at = EXCLUDED.updated_at
+"""
+
+NO_TAIL = 2**63 - 1
+"""An order id no order has: "no tail" when there is no mark yet (the head has no end)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """How far the derivation went for one catalogue (the row of ``hotspot_resolved``): every
+    order registered at or after ``since`` with an id up to ``upto_id`` has its row.
+
+    Order ids come from a sequence and are drawn before the inserting transaction commits, so
+    the highest id a report sees does not mean every lower id is visible: a slower transaction
+    may still commit a lower one. ``pending_id`` is the highest id the last look saw and
+    ``pending_xmax`` its snapshot's xmax; ``upto_id`` moves to ``pending_id`` only when a later
+    snapshot's xmin has passed ``pending_xmax`` (every transaction that could hold a lower id has
+    ended) and the orders above ``upto_id`` have been derived at that snapshot. This relies on
+    the work-order writer having a transaction id before it draws an order id: the insert of
+    :mod:`workflow.store` writes the day's counter (``work_order_seq``) first."""
+
+    since: dt.datetime
+    upto_id: int
+    pending_id: int
+    pending_xmax: int  # 0: nothing pending (pending_id = upto_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One look at the derivation state: the current catalogue fingerprint, its mark (None: none
+    yet, or the catalogue changed), and from one snapshot the highest order id and the xmax."""
+
+    catalogue: str
+    mark: Mark | None
+    max_id: int
+    xmax: int
+
+    def bounds(self, start: dt.datetime) -> tuple[dt.datetime | None, int]:
+        """What a report reading from ``start`` may find underived: the head ``[start, until)``
+        (``until`` None: no mark, no end) and the tail, the ids above the returned one
+        registered from ``until`` on."""
+        if self.mark is None:
+            return None, NO_TAIL
+        return self.mark.since, self.mark.upto_id
+
+
+def advance(seen: Seen, start: dt.datetime, xmin: int) -> Mark:
+    """The mark after every order ``seen.bounds(start)`` names, visible to a snapshot with
+    ``xmin``, has been derived (or found derived) with ``seen.catalogue`` (pure)."""
+    m = seen.mark or Mark(start, 0, 0, 0)
+    since = min(m.since, start)
+    if xmin >= seen.xmax:  # every transaction that could hold an id ≤ max_id has ended
+        upto = max(m.upto_id, seen.max_id)
+    elif xmin >= m.pending_xmax:  # the previous look's transactions have ended
+        upto = max(m.upto_id, m.pending_id)
+    else:  # still waiting for the previous look's transactions
+        return Mark(since, m.upto_id, m.pending_id, m.pending_xmax)
+    if seen.max_id <= upto:
+        return Mark(since, upto, upto, 0)
+    return Mark(since, upto, seen.max_id, seen.xmax)
+
+
+async def _look(conn: asyncpg.Connection) -> Seen:
+    r = await conn.fetchrow(_LOOK)
+    mark = None if r["since"] is None else Mark(r["since"], r["upto_id"], r["pending_id"],
+                                                  r["pending_xmax"])  # fmt: skip
+    return Seen(r["catalogue"], mark, r["max_id"], r["xmax"])
+
+
+async def _save(conn: asyncpg.Connection, catalogue: str, m: Mark) -> None:
+    await conn.execute(_SAVE, catalogue, m.since, m.upto_id, m.pending_id, m.pending_xmax)
+
+
+async def resolve(pool: asyncpg.Pool, start: dt.datetime) -> int:
+    """Derive the topic and place of the orders registered from ``start`` on that have none
+    yet (or one made with another catalogue); returns how many rows were written.
+
+    First, without any lock, whether anything is left (the orders since the mark, and the part
+    of the range before it): when nothing is, and the mark would not move, nothing is written
+    and no lock is taken. Otherwise under an advisory lock (concurrent derivations wait for each
+    other, so each order is derived once): look again, derive, move the mark."""
     async with pool.acquire() as conn, conn.transaction():
         # The planner cannot tell how many substrings an order has; its estimate makes JIT
-        # compile the statement (~0.7 s) even when no order is left to derive.
+        # compile the statement (~0.7 s) even when no order is left to derive. A generic plan
+        # (asyncpg prepares statements) would scan the tail with a default selectivity.
         await conn.execute("SET LOCAL jit = off")
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        seen = await _look(conn)
+        until, after = seen.bounds(start)
+        check = await conn.fetchrow(_CHECK, start, until, after, seen.catalogue)
+        mark = advance(seen, start, check["xmin"])
+        if not check["todo"] and mark == seen.mark:
+            return 0
         await conn.execute("SELECT pg_advisory_xact_lock($1::bigint)", _LOCK_KEY)
-        status = await conn.execute(_RESOLVE, start, end)
-    return int(status.rsplit(" ", 1)[-1])
+        again = await _look(conn)
+        if not check["todo"] and (again.catalogue, again.mark) == (seen.catalogue, seen.mark):
+            # Nothing derived meanwhile with another catalogue: what the check found stands.
+            await _save(conn, seen.catalogue, mark)
+            return 0
+        until, after = again.bounds(start)
+        row = await conn.fetchrow(_RESOLVE, start, until, after)
+        if row["catalogue"] == again.catalogue:  # else the catalogue changed in between
+            await _save(conn, again.catalogue, advance(again, start, row["xmin"]))
+    return int(row["n"])
 
 
 @dataclass(frozen=True, slots=True)

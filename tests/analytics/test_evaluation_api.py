@@ -388,3 +388,115 @@ async def test_routes_are_described_in_openapi(client: Any) -> None:
     stats = doc["paths"]["/api/stats/calls"]["get"]
     assert [p["name"] for p in stats["parameters"]] == ["from", "to", "queue"]
     assert stats["x-roles"] == ["admin", "supervisor"]
+
+
+def _t(month: int, day: int, hour: int, minute: int = 0, year: int = 2027) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=TZ)
+
+
+async def test_recomputed_deadlines_withdraw_overdue_marks_and_move_the_sign_limit(
+    world: World,
+) -> None:
+    """Orders dispatched on 2026-12-31 run into 2027, which the statutory calendar does not know
+    yet: their limits are provisional (weekdays, minus 元旦). 2027-01-04 turns out to be a day
+    off; the confirmation moves the limits one working day later, withdraws the overdue marks
+    the new limits no longer justify (workflow.recompute), and the evaluation follows."""
+    w = world
+
+    async def at(t: dt.datetime) -> None:
+        w.clock["now"] = t
+
+    # P: A leads, C co-handles; both sign after the provisional limit.
+    await at(_t(12, 31, 16, 50, year=2026))
+    p = await w.create()
+    await at(_t(12, 31, 17, year=2026))  # Thursday 17:00: 30 working minutes left that day
+    p = await w.act("agent", p, "dispatch", lead=A, co_units=[C])
+    assert p["due_provisional"] is True
+    assert {a["unit"]: a["sign_due"] for a in p["assignments"]} == {
+        A: "2027-01-04T09:00:00+08:00", C: "2027-01-04T09:00:00+08:00"}  # fmt: skip
+    assert p["reply_due"] == "2027-01-08T17:00:00+08:00"
+    # Q: B leads, signs at once; its reply will be late even against the recomputed limit.
+    await at(_t(12, 31, 16, 55, year=2026))
+    q = await w.create()
+    await at(_t(12, 31, 17, year=2026))
+    q = await w.act("agent", q, "dispatch", lead=B)
+    await at(_t(12, 31, 17, 10, year=2026))
+    q = await w.act("b", q, "sign")
+
+    assert await w.service.sweep_once(now=_t(1, 4, 9, 30)) >= 1  # sign_overdue for A and C
+    await at(_t(1, 4, 10))
+    p = await w.act("a", await _fresh(w, p), "sign")  # late against 09:00
+    await at(_t(1, 5, 10))
+    p = await w.act("c", p, "sign")  # late against 09:00 of either day
+    assert await w.service.sweep_once(now=_t(1, 9, 10)) == 2  # both replies overdue
+
+    # The holiday notice is entered and the year confirmed (on Saturday 2027-01-09).
+    await at(_t(1, 9, 11))
+    sup = await w("sup")
+    await ok(await sup.put("/api/workflow/calendar/days/2027-01-04",
+                           json={"is_workday": False, "note": "元旦调休"}))  # fmt: skip
+    r = await ok(await sup.put("/api/workflow/calendar/years/2027", json={"note": "国办发明电"}))
+    assert r["recomputed"] == 2
+    tl = await ok(await (await w("agent")).get(f"/api/orders/{p['number']}/timeline"))
+    rec = tl["events"][-1]
+    assert rec["kind"] == "deadlines_recomputed"
+    assert rec["data"]["changes"]["sign_due"][A]["to"] == "2027-01-05T09:00:00+08:00"
+    assert rec["data"]["changes"]["reply_due"]["to"] == "2027-01-11T17:00:00+08:00"
+    # A signed (01-04 10:00) before its new limit; C (01-05 10:00) did not.
+    assert sorted(rec["data"]["cleared"]) == ["reply_overdue", f"sign_overdue:{A}"]
+
+    # P: A replies within the recomputed limit; Q: B misses it and is marked overdue again.
+    await at(_t(1, 11, 10))
+    p = await w.act("a", await _fresh(w, p), "reply", text="已责令施工单位停止夜间施工")
+    assert await w.service.sweep_once(now=_t(1, 11, 18)) == 1
+    await at(_t(1, 12, 10))
+    q = await w.act("b", await _fresh(w, q), "reply", text="已处理")
+    for x in (p, q):
+        await at(_t(1, 12, 11))
+        x = await w.act("sup", x, "accept_reply")
+        await at(_t(1, 12, 15))
+        x = await w.act("agent", x, "callback", result="satisfied")
+        assert x["state"] == "closed"
+
+    await at(_t(2, 1, 10))
+    u = by_unit(await ok(await sup.get("/api/evaluation?period=2027-01")))
+    a = u[A]  # signed and replied within the recomputed limits: the withdrawn marks are gone
+    assert (a["sign_counted"], a["sign_on_time"], a["sign_on_time_rate"]) == (1, 1, 1.0)
+    assert (a["reply_counted"], a["reply_on_time"], a["reply_on_time_rate"]) == (1, 1, 1.0)
+    assert a["overdue"] == 0 and a["score"] == 100.0
+    c = u[C]  # late against the recomputed limit too
+    assert (c["co_dispatched"], c["sign_counted"], c["sign_on_time"]) == (1, 1, 0)
+    b = u[B]  # its mark was withdrawn, then set again against the new limit
+    assert (b["sign_on_time"], b["reply_counted"], b["reply_on_time"], b["overdue"]) == (
+        1, 1, 0, 1)  # fmt: skip
+
+
+async def test_a_limit_recomputed_earlier_does_not_make_a_signature_late(world: World) -> None:
+    """The confirmed notice makes Saturday 2027-01-02 a working day (调休): the sign-for limit of
+    an order dispatched on 2026-12-31 17:00 moves from Monday 09:00 to Saturday 09:00. The unit
+    signed on Saturday 10:00, within the limit it was given: still on time."""
+    w = world
+    w.clock["now"] = _t(12, 31, 16, 50, year=2026)
+    p = await w.create()
+    w.clock["now"] = _t(12, 31, 17, year=2026)
+    p = await w.act("agent", p, "dispatch", lead=A)
+    assert p["assignments"][0]["sign_due"] == "2027-01-04T09:00:00+08:00"
+    w.clock["now"] = _t(1, 2, 10)
+    p = await w.act("a", p, "sign")
+    sup = await w("sup")
+    await ok(await sup.put("/api/workflow/calendar/days/2027-01-02",
+                           json={"is_workday": True, "note": "元旦调休上班"}))  # fmt: skip
+    r = await ok(await sup.put("/api/workflow/calendar/years/2027", json={"note": "国办发明电"}))
+    assert r["recomputed"] == 1
+    tl = await ok(await (await w("agent")).get(f"/api/orders/{p['number']}/timeline"))
+    assert tl["events"][-1]["data"]["changes"]["sign_due"][A]["to"] == "2027-01-02T09:00:00+08:00"
+    p = await _fresh(w, p)
+    w.clock["now"] = _t(1, 5, 10)
+    p = await w.act("a", p, "reply", text="已处理")
+    w.clock["now"] = _t(1, 5, 11)
+    p = await w.act("sup", p, "accept_reply")
+    w.clock["now"] = _t(1, 5, 15)
+    assert (await w.act("agent", p, "callback", result="satisfied"))["state"] == "closed"
+    w.clock["now"] = _t(2, 1, 10)
+    a = by_unit(await ok(await sup.get("/api/evaluation?period=2027-01")))[A]
+    assert (a["sign_counted"], a["sign_on_time"]) == (1, 1)
