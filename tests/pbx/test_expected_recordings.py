@@ -11,17 +11,14 @@ The ``UserEvent``, when it comes, stays authoritative. Real PostgreSQL where the
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from hotline.settings import AmiServer, Settings
-from hotline.web.app import build_app
+from hotline.settings import Settings
 from kit.jobs import JobQueue
 from pbx.ami.message import AmiMessage
 from pbx.calls.events import (
@@ -31,13 +28,18 @@ from pbx.calls.events import (
     RecordingExpected,
 )
 from pbx.calls.record import expected_recordings
-from pbx.calls.service import TELEPHONY
-from pbx.calls.store import CALL_STORE, CallStore
+from pbx.calls.store import CallStore
 from pbx.calls.tracker import CallTracker
 from recordings.call_events import register_ended_calls
 from recordings.registry import REGISTER_KIND, CaptureRegistry
-from tests.fakes.fake_ami import FakeAmi
-from tests.pbx.test_resync_close import Instance, current_of, feed, ts, until
+from tests.pbx.test_resync_close import (
+    Instance,
+    current_of,
+    feed,
+    restart_and_register,
+    ts,
+    until,
+)
 from tests.pbx.trace_snapshot import item, members, messages, snapshot_at
 from tests.recordings.helpers import drain, make_due, mixmonitor_files, remove
 
@@ -390,34 +392,12 @@ async def test_restart_registers_the_recordings_although_the_user_event_never_ca
     assert row is not None and row["ended_at"] is None
     assert [p for _, p in row["recordings"]] == [files["mix"], files["citizen"], files["agent"]]
 
-    async with FakeAmi(secret="pw") as fake:  # CoreShowChannels: no channel at all
-        s = dataclasses.replace(
-            settings,
-            ami=(AmiServer(id="pbx1", host="127.0.0.1", port=fake.port, secret="pw", timeout=1.0),),
-        )
-        app = build_app(s, db_dsn, frozenset({"web", "ami"}))
-        async with TestClient(TestServer(app)):
-            tel = app[TELEPHONY]
-            ended = tel.subscribe({"CallEnded"})
-            await tel.wait_connected(3.0)
-            event = await asyncio.wait_for(ended.get(), 10.0)  # after the grace period
-            ended.close()
-            assert isinstance(event, CallEnded) and event.linkedid == LID
-            assert event.disposition == "ended_during_disconnect"
-            assert [p for _, p in event.record.recordings] == [
-                files["mix"],
-                files["citizen"],
-                files["agent"],
-            ]
-
-            async def registered() -> bool:
-                n = await pool.fetchval(
-                    "SELECT count(*) FROM recordings WHERE call_id = $1", f"pbx1:{LID}"
-                )
-                return bool(n == 3)
-
-            await until(registered, 5.0)
-            row = await app[CALL_STORE].get("pbx1", LID)
+    event, row = await restart_and_register(settings, db_dsn, pool, LID)
+    assert [p for _, p in event.record.recordings] == [
+        files["mix"],
+        files["citizen"],
+        files["agent"],
+    ]
     assert row is not None and row["disposition"] == "ended_during_disconnect"
     assert abs((row["ended_at"] - ts(rec_at + shift)).total_seconds()) < 1e-3
     recs_ = await pool.fetch(

@@ -101,6 +101,38 @@ async def until(check: Callable[[], Any], timeout: float = 5.0) -> None:  # noqa
     raise AssertionError("condition not reached")
 
 
+async def restart_and_register(settings: Any, db_dsn: str, pool: asyncpg.Pool,
+                               lid: str) -> tuple[CallEnded, dict[str, Any]]:
+    """Start the real application (web + ami) against a fake Asterisk that has no channel at
+    all: the resync closes the open row of ``lid``; wait for its ``CallEnded`` and for its three
+    recordings to be registered. Returns the event and the row."""
+    async with FakeAmi(secret="pw") as fake:  # CoreShowChannels: no channel at all
+        s = dataclasses.replace(
+            settings,
+            ami=(AmiServer(id="pbx1", host="127.0.0.1", port=fake.port, secret="pw", timeout=1.0),),
+        )
+        app = build_app(s, db_dsn, frozenset({"web", "ami"}))
+        async with TestClient(TestServer(app)):
+            tel = app[TELEPHONY]
+            ended = tel.subscribe({"CallEnded"})
+            await tel.wait_connected(3.0)
+            event = await asyncio.wait_for(ended.get(), 10.0)  # after the grace period
+            ended.close()
+            assert isinstance(event, CallEnded) and event.linkedid == lid
+            assert event.disposition == "ended_during_disconnect"
+
+            async def registered() -> bool:
+                n = await pool.fetchval(
+                    "SELECT count(*) FROM recordings WHERE call_id = $1", f"pbx1:{lid}"
+                )
+                return bool(n == 3)
+
+            await until(registered, 5.0)
+            row = await app[CALL_STORE].get("pbx1", lid)
+    assert row is not None
+    return event, row
+
+
 class Instance:
     """One backend process: telephony (no AMI connection: resyncs are handed in as the AMI
     client hands them), its bus, and the supervised persister that closes vanished calls."""
@@ -506,29 +538,7 @@ async def test_restart_registers_the_recordings_of_a_call_that_ended_while_down(
     assert row is not None and row["ended_at"] is None
     assert [p for _, p in row["recordings"]] == [files["mix"], files["citizen"], files["agent"]]
 
-    async with FakeAmi(secret="pw") as fake:  # CoreShowChannels: no channel at all
-        s = dataclasses.replace(
-            settings,
-            ami=(AmiServer(id="pbx1", host="127.0.0.1", port=fake.port, secret="pw", timeout=1.0),),
-        )
-        app = build_app(s, db_dsn, frozenset({"web", "ami"}))
-        async with TestClient(TestServer(app)):
-            tel = app[TELEPHONY]
-            ended = tel.subscribe({"CallEnded"})
-            await tel.wait_connected(3.0)
-            event = await asyncio.wait_for(ended.get(), 10.0)  # after the grace period
-            assert isinstance(event, CallEnded) and event.linkedid == LID
-            assert event.disposition == "ended_during_disconnect"
-
-            async def registered() -> bool:
-                n = await pool.fetchval(
-                    "SELECT count(*) FROM recordings WHERE call_id = $1", f"pbx1:{LID}"
-                )
-                return bool(n == 3)
-
-            await until(registered, 5.0)
-            ended.close()
-            row = await app[CALL_STORE].get("pbx1", LID)
+    _, row = await restart_and_register(settings, db_dsn, pool, LID)
     assert row is not None and row["disposition"] == "ended_during_disconnect"
     assert abs((row["ended_at"] - ts(LAST_SEEN + shift)).total_seconds()) < 1e-3
     recs = await pool.fetch(
