@@ -26,8 +26,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
@@ -43,6 +44,7 @@ __all__ = [
     "stop_task",
 ]
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # Errors that say "the database is not reachable right now", not "this data is bad": retry.
@@ -97,6 +99,23 @@ class PersisterHealth:
         self.failing_since = None
 
 
+async def _retrying(op: Callable[[], Awaitable[T]], health: PersisterHealth,
+                    retry_delay: float, what: str) -> T:
+    """``op()`` until it succeeds or fails for a reason other than a lost database connection
+    (that error is raised); every transient failure is counted and retried after a delay."""
+    while True:
+        try:
+            return await op()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            health.failed(exc)
+            log.error("call store: %s failed (%s); retrying", what, exc)
+            await asyncio.sleep(retry_delay)
+
+
 async def _write(
     store: CallStore,
     events: Sequence[DomainEvent],
@@ -105,29 +124,22 @@ async def _write(
     retry_delay: float,
 ) -> None:
     """Write ``events``; retry on connection errors, bisect and skip on anything else."""
-    while True:
-        try:
-            await store.apply(events, current)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if is_transient(exc):
-                health.failed(exc)
-                log.error("call store: write failed (%s); retrying", exc)
-                await asyncio.sleep(retry_delay)
-                continue
-            if len(events) == 1:
-                health.skipped += 1
-                health.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                log.error("call store: skipped an event that cannot be written: %r (%r)",
-                          events[0], exc)  # fmt: skip
-                return
-            half = len(events) // 2
-            await _write(store, events[:half], current, health, retry_delay)
-            await _write(store, events[half:], current, health, retry_delay)
+    try:
+        await _retrying(lambda: store.apply(events, current), health, retry_delay, "write")
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if len(events) == 1:
+            health.skipped += 1
+            health.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            log.error("call store: skipped an event that cannot be written: %r (%r)",
+                      events[0], exc)  # fmt: skip
             return
-        health.succeeded(len(events))
+        half = len(events) // 2
+        await _write(store, events[:half], current, health, retry_delay)
+        await _write(store, events[half:], current, health, retry_delay)
         return
+    health.succeeded(len(events))
 
 
 async def _close_vanished(
@@ -146,24 +158,18 @@ async def _close_vanished(
     def still_open(key: CallKey) -> bool:
         return current(key) is not None
 
-    while True:
-        try:
-            ended: list[CallEnded] = await store.close_vanished(
-                resync.server, resync.at, resync.live, margin=margin, still_open=still_open
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if is_transient(exc):
-                health.failed(exc)
-                log.error("call store: closing vanished calls failed (%s); retrying", exc)
-                await asyncio.sleep(retry_delay)
-                continue
-            health.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            log.exception("call store: could not close the vanished calls of %s", resync.server)
-            return
-        health.succeeded(0)
-        break
+    try:
+        ended: list[CallEnded] = await _retrying(
+            lambda: store.close_vanished(resync.server, resync.at, resync.live, margin=margin,
+                                         still_open=still_open),
+            health, retry_delay, "closing vanished calls")  # fmt: skip
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        health.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        log.exception("call store: could not close the vanished calls of %s", resync.server)
+        return
+    health.succeeded(0)
     if not ended:
         return
     health.closed_after_resync += len(ended)
