@@ -61,6 +61,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+RECOMPUTE_AFTER_CONFIRM = dt.timedelta(minutes=10)
+"""How long after a calendar year's confirmation the sweeper's follow-up pass looks for
+provisional deadlines computed with a stale calendar (the provider's TTL is 30 s)."""
+
+
 class CalendarProvider:
     """The statutory calendar with the admin overrides, reloaded after a change or a TTL
     (another instance may have changed the override table)."""
@@ -330,7 +335,14 @@ class OrderService:
         calendar was still cached (up to the provider's TTL) or by a command that had loaded
         the calendar just before it. Only recomputations that confirm at least one deadline are
         written: override rows of a year not yet confirmed move nothing. Returns the number of
-        orders changed."""
+        orders changed. A no-op unless a year was confirmed in the last
+        ``RECOMPUTE_AFTER_CONFIRM`` (far longer than any calendar cache or command): the sweeper
+        calls it every pass, and most passes must cost one lookup in a tiny table."""
+        recent = await self.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM calendar_years"
+            " WHERE confirmed_at > now() - $1::interval)", RECOMPUTE_AFTER_CONFIRM)  # fmt: skip
+        if not recent:
+            return 0
         now = self.now()
         units = await self.refresh_units()
         done: list[Transition] = []

@@ -570,7 +570,7 @@ async def test_confirming_a_year_recomputes_provisional_deadlines(
 
 
 async def test_an_order_computed_with_a_stale_calendar_is_recomputed_by_the_sweeper(
-    client, people: People
+    client, people: People, pool
 ) -> None:
     """Another instance caches the calendar for up to 30 s: an order it dispatches just after
     a year was confirmed is stored provisional with the weekday fallback. The sweeper's
@@ -594,3 +594,12 @@ async def test_an_order_computed_with_a_stale_calendar_is_recomputed_by_the_swee
     assert tl["events"][-1]["kind"] == "deadlines_recomputed"
     assert tl["events"][-1]["actor"]["name"] == "system"
     assert await svc.recompute_confirmed() == 0
+    # Long after the confirmation the pass does not even look (no calendar is that stale).
+    svc.calendars._cal = StatutoryCalendar()
+    svc.calendars._loaded = time.monotonic()
+    late = await act(agent, await create(agent), "dispatch", lead=LEAD)
+    assert late["due_provisional"] is True
+    await pool.execute("UPDATE calendar_years SET confirmed_at = now() - interval '11 minutes'")
+    assert await svc.recompute_confirmed() == 0
+    await pool.execute("UPDATE calendar_years SET confirmed_at = now()")
+    assert await svc.recompute_confirmed() == 1
