@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -201,22 +201,6 @@ def test_outbound_root_recording_set_before_its_marker() -> None:
 
 
 # ---------------------------------------------------------------- the store and the resync close
-
-
-@pytest.fixture
-async def instances(pool: asyncpg.Pool) -> AsyncIterator[Callable[[], Instance]]:
-    made: list[Instance] = []
-
-    def make() -> Instance:
-        inst = Instance(pool)
-        inst.sup.start()
-        made.append(inst)
-        return inst
-
-    yield make
-    for inst in made:
-        await inst.sup.stop()
-        assert inst.sup.health.skipped == 0, inst.sup.health.last_error
 
 
 async def previous_process_until_varset(store: CallStore) -> float:

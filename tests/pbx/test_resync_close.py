@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -167,22 +167,6 @@ class Instance:
             assert isinstance(e, CallEnded)
             out.append(e)
         return out
-
-
-@pytest.fixture
-async def instances(pool: asyncpg.Pool) -> AsyncIterator[Callable[..., Instance]]:
-    made: list[Instance] = []
-
-    def make(p: asyncpg.Pool | None = None, *, grace: float = 0.0) -> Instance:
-        inst = Instance(p or pool, grace=grace)
-        inst.sup.start()
-        made.append(inst)
-        return inst
-
-    yield make
-    for inst in made:
-        await inst.sup.stop()
-        assert inst.sup.health.skipped == 0, inst.sup.health.last_error
 
 
 async def test_call_that_ended_while_down_is_closed_once(
